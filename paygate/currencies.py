@@ -1,0 +1,58 @@
+"""ISO 4217 currencies and their minor-unit exponents; amounts are kept as integer minor units."""
+
+from __future__ import annotations
+
+# Active ISO 4217 codes -> exponent (digits after the decimal point), as of late 2026.
+# Left out: the X** codes with no minor unit or no circulation (XAU, XAG, XPD, XPT, XBA-XBD,
+# XDR, XSU, XUA, XTS, XXX) and the X** fund unit XAD. Kept: the national fund codes (BOV, CHE,
+# CHW, CLF, COU, MXV, USN, UYI, UYW), since ISO lists them and CLF/UYW are why exponent 4 exists.
+# Withdrawn codes stay out too: HRK (2023), CUC, SLL, ZWL (-> ZWG, 2024), ANG (-> XCG, 2025),
+# BGN (Bulgaria adopted the euro on 2026-01-01).
+CURRENCIES: dict[str, int] = {
+    "AED": 2, "AFN": 2, "ALL": 2, "AMD": 2, "AOA": 2, "ARS": 2, "AUD": 2, "AWG": 2,
+    "AZN": 2, "BAM": 2, "BBD": 2, "BDT": 2, "BHD": 3, "BIF": 0, "BMD": 2, "BND": 2,
+    "BOB": 2, "BOV": 2, "BRL": 2, "BSD": 2, "BTN": 2, "BWP": 2, "BYN": 2, "BZD": 2,
+    "CAD": 2, "CDF": 2, "CHE": 2, "CHF": 2, "CHW": 2, "CLF": 4, "CLP": 0, "CNY": 2,
+    "COP": 2, "COU": 2, "CRC": 2, "CUP": 2, "CVE": 2, "CZK": 2, "DJF": 0, "DKK": 2,
+    "DOP": 2, "DZD": 2, "EGP": 2, "ERN": 2, "ETB": 2, "EUR": 2, "FJD": 2, "FKP": 2,
+    "GBP": 2, "GEL": 2, "GHS": 2, "GIP": 2, "GMD": 2, "GNF": 0, "GTQ": 2, "GYD": 2,
+    "HKD": 2, "HNL": 2, "HTG": 2, "HUF": 2, "IDR": 2, "ILS": 2, "INR": 2, "IQD": 3,
+    "IRR": 2, "ISK": 0, "JMD": 2, "JOD": 3, "JPY": 0, "KES": 2, "KGS": 2, "KHR": 2,
+    "KMF": 0, "KPW": 2, "KRW": 0, "KWD": 3, "KYD": 2, "KZT": 2, "LAK": 2, "LBP": 2,
+    "LKR": 2, "LRD": 2, "LSL": 2, "LYD": 3, "MAD": 2, "MDL": 2, "MGA": 2, "MKD": 2,
+    "MMK": 2, "MNT": 2, "MOP": 2, "MRU": 2, "MUR": 2, "MVR": 2, "MWK": 2, "MXN": 2,
+    "MXV": 2, "MYR": 2, "MZN": 2, "NAD": 2, "NGN": 2, "NIO": 2, "NOK": 2, "NPR": 2,
+    "NZD": 2, "OMR": 3, "PAB": 2, "PEN": 2, "PGK": 2, "PHP": 2, "PKR": 2, "PLN": 2,
+    "PYG": 0, "QAR": 2, "RON": 2, "RSD": 2, "RUB": 2, "RWF": 0, "SAR": 2, "SBD": 2,
+    "SCR": 2, "SDG": 2, "SEK": 2, "SGD": 2, "SHP": 2, "SLE": 2, "SOS": 2, "SRD": 2,
+    "SSP": 2, "STN": 2, "SVC": 2, "SYP": 2, "SZL": 2, "THB": 2, "TJS": 2, "TMT": 2,
+    "TND": 3, "TOP": 2, "TRY": 2, "TTD": 2, "TWD": 2, "TZS": 2, "UAH": 2, "UGX": 0,
+    "USD": 2, "USN": 2, "UYI": 0, "UYU": 2, "UYW": 4, "UZS": 2, "VED": 2, "VES": 2,
+    "VND": 0, "VUV": 0, "WST": 2, "XAF": 0, "XCD": 2, "XCG": 2, "XOF": 0, "XPF": 0,
+    "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
+}  # fmt: skip
+
+
+def is_known(code: str) -> bool:
+    """True only for an exact, uppercase code in CURRENCIES ("inr" is not known)."""
+    return isinstance(code, str) and code in CURRENCIES
+
+
+def exponent(code: str) -> int:
+    """The minor-unit exponent of code; KeyError if the code is unknown."""
+    if not is_known(code):
+        raise KeyError(f"unknown currency code: {code!r}")
+    return CURRENCIES[code]
+
+
+def format_amount(amount: int, code: str) -> str:
+    """Minor units as a plain decimal string in major units, e.g. (50000, "INR") -> "500.00"."""
+    # bool is an int subclass; True must not quietly become "0.01".
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError(f"amount must be an int of minor units, not {type(amount).__name__}")
+    places = exponent(code)
+    sign = "-" if amount < 0 else ""
+    major, minor = divmod(abs(amount), 10**places)
+    if places == 0:
+        return f"{sign}{major}"
+    return f"{sign}{major}.{minor:0{places}d}"
