@@ -1,0 +1,82 @@
+"""Ids, secret hashing and the AES-GCM box for webhook secrets."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import string
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+BASE62 = string.digits + string.ascii_letters
+ID_LENGTH = 16
+
+
+def new_id(prefix: str, length: int = ID_LENGTH) -> str:
+    """``prefix_`` + base62 characters from the OS's CSPRNG."""
+    return f"{prefix}_" + "".join(secrets.choice(BASE62) for _ in range(length))
+
+
+def hash_secret(secret: str) -> str:
+    """How API secrets are stored: they are long random strings, so one SHA-256 is enough."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def new_api_secret() -> str:
+    return "secret_" + secrets.token_urlsafe(24)
+
+
+def new_api_key(mode: str = "test") -> str:
+    return f"key_{mode}_" + "".join(secrets.choice(BASE62) for _ in range(16))
+
+
+def new_webhook_secret() -> str:
+    """``whsec_`` + base64 of 32 random bytes (the Standard Webhooks form)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_master_key() -> str:
+    return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
+
+
+class MasterKeyError(ValueError):
+    """The master key is missing, malformed, or not the one the data was sealed with."""
+
+
+class SecretBox:
+    """AES-GCM under the master key; sealed values are base64(nonce || ciphertext)."""
+
+    def __init__(self, master_key_b64: str | None):
+        if not master_key_b64:
+            raise MasterKeyError("security.master_key: required to store webhook secrets")
+        try:
+            key = base64.b64decode(master_key_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise MasterKeyError("security.master_key: not valid base64") from None
+        if len(key) != 32:
+            raise MasterKeyError("security.master_key: must be base64 of 32 bytes")
+        self._aead = AESGCM(key)
+        self._fingerprint_key = hashlib.sha256(b"paygate card fingerprint" + key).digest()
+
+    def seal(self, plaintext: str) -> str:
+        nonce = secrets.token_bytes(12)
+        return base64.b64encode(nonce + self._aead.encrypt(nonce, plaintext.encode(), None)).decode()
+
+    def open(self, sealed: str) -> str:
+        raw = base64.b64decode(sealed)
+        try:
+            return self._aead.decrypt(raw[:12], raw[12:], None).decode()
+        except InvalidTag:
+            raise MasterKeyError("a stored secret does not open under security.master_key") from None
+
+    def fingerprint(self, value: str) -> str:
+        """A keyed hash (for card fingerprints): equal inputs match, nothing is revealed."""
+        return hmac.new(self._fingerprint_key, value.encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,1 @@
+"""HTTP handlers: parse, call an operation, shape the answer. No SQL here."""

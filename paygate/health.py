@@ -1,0 +1,36 @@
+"""Readiness checks shared by /readyz and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiopg
+import redis.asyncio as aioredis
+
+from . import migrations
+
+
+async def _check_postgres(pool: aiopg.Pool) -> dict:
+    if not await migrations.is_current(pool):
+        return {"ok": False, "reason": "migrations pending or changed: run paygate migrate"}
+    return {"ok": True}
+
+
+async def _check_redis(client: aioredis.Redis) -> dict:
+    await client.ping()
+    return {"ok": True}
+
+
+async def _guard(check, timeout: float) -> dict:
+    try:
+        return await asyncio.wait_for(check, timeout)
+    except TimeoutError:
+        return {"ok": False, "reason": f"no answer within {timeout:g}s"}
+    except Exception as exc:  # any failure to reach a dependency means "not ready", with the reason
+        return {"ok": False, "reason": " ".join(str(exc).split())[:200] or type(exc).__name__}
+
+
+async def readiness(pool: aiopg.Pool, client: aioredis.Redis, timeout: float) -> dict[str, dict]:
+    """{"postgres": {"ok": ...}, "redis": {"ok": ...}} checked concurrently, each bounded by timeout."""
+    pg, rd = await asyncio.gather(_guard(_check_postgres(pool), timeout), _guard(_check_redis(client), timeout))
+    return {"postgres": pg, "redis": rd}

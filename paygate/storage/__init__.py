@@ -1,0 +1,1 @@
+"""Storage: SQL and rows to dicts. No HTTP here."""
