@@ -7,9 +7,13 @@ from aiohttp import web
 from . import appkeys
 from .broker import create_redis
 from .config import Config
+from .crypto import SecretBox
 from .db import create_pool
-from .handlers import health
+from .handlers import events, health, orders, payments, testing
 from .middleware import error_middleware, request_id_middleware
+from .queue import Dispatcher
+from .services import Services, build_processor
+from .worker import WorkerRole
 
 MAX_BODY = 1024 * 1024  # 1 MiB; larger bodies get 413
 
@@ -27,13 +31,38 @@ async def _redis(app: web.Application):
     await app[appkeys.REDIS].aclose()
 
 
-def create_app(config: Config) -> web.Application:
-    """The whole service for ``config``; resources open on startup and close on cleanup."""
+async def _services(app: web.Application):
+    config = app[appkeys.CONFIG]
+    dispatcher = Dispatcher(config.redis.url)
+    box = SecretBox(config.security.master_key) if config.security.master_key else None
+    app[appkeys.SERVICES] = Services(config, app[appkeys.DB], dispatcher, build_processor(config), box)
+    yield
+    await dispatcher.close()
+
+
+async def _workers(app: web.Application):
+    role = WorkerRole(app[appkeys.SERVICES])
+    await role.start()
+    app[appkeys.WORKERS] = role
+    yield
+    await role.close()
+
+
+def create_app(config: Config, *, workers: bool = False, http: bool = True) -> web.Application:
+    """The whole service for ``config``; resources open on startup and close on cleanup.
+
+    ``workers`` adds the queue workers and the scheduler; ``http=False`` leaves out the
+    routes, for ``paygate worker``.
+    """
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware],
         client_max_size=MAX_BODY,
     )
     app[appkeys.CONFIG] = config
-    app.cleanup_ctx.extend([_postgres, _redis])
-    app.add_routes(health.routes)
+    app.cleanup_ctx.extend([_postgres, _redis, _services])
+    if workers:
+        app.cleanup_ctx.append(_workers)
+    if http:
+        for area in (health, orders, payments, events, testing):
+            app.add_routes(area.routes)
     return app

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import aiopg
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from .config import Config
 
+if TYPE_CHECKING:
+    pass
+
 CONFIG = web.AppKey("config", Config)
 DB = web.AppKey("db", aiopg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
+SERVICES = web.AppKey("services", "Services")
+WORKERS = web.AppKey("workers", "WorkerRole")
 
 # per-request
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -110,7 +110,7 @@ def last4(number: str) -> str:
     return normalize_number(number)[-4:]
 
 
-def _full_year(year: object) -> int | None:
+def full_year(year: object) -> int | None:
     """A 4-digit year from 26, 2026, "26" or "2026"; None if not a plausible expiry year."""
     if isinstance(year, str):
         if not (_is_digits(year) and len(year) in (2, 4)):
@@ -125,7 +125,7 @@ def _full_year(year: object) -> int | None:
     return None
 
 
-def _month(month: object) -> int | None:
+def parse_month(month: object) -> int | None:
     """The month as an int 1..12 from an int or a 1-2 digit str, else None."""
     if isinstance(month, str):
         if not (_is_digits(month) and len(month) <= 2):
@@ -138,10 +138,10 @@ def _month(month: object) -> int | None:
 
 def expiry_in_past(month: int, year: int, today: datetime.date) -> bool:
     """True if the card expired before today; it is good through its expiry month's last day."""
-    full_year, mm = _full_year(year), _month(month)
-    if full_year is None or mm is None:
+    yyyy, mm = full_year(year), parse_month(month)
+    if yyyy is None or mm is None:
         raise ValueError("expiry month must be 1..12 and year 2000-2099 or 00-99")
-    return (full_year, mm) < (today.year, today.month)
+    return (yyyy, mm) < (today.year, today.month)
 
 
 def vpa_valid(vpa: str) -> bool:
@@ -169,18 +169,18 @@ def _number_problem(digits: str | None, network: str | None) -> Problem | None:
 def _expiry_problems(month: object, year: object, today: datetime.date) -> list[Problem]:
     """Problems with card.expiry_month and card.expiry_year, at most one for each."""
     month_field, year_field = "card.expiry_month", "card.expiry_year"
-    mm, full_year = _month(month), _full_year(year)
+    mm, yyyy = parse_month(month), full_year(year)
     problems: list[Problem] = []
     if mm is None:
         problems.append((month_field, "INVALID_EXPIRY", "card.expiry_month must be 1 to 12"))
-    if full_year is None:
+    if yyyy is None:
         text = "card.expiry_year must be 2000-2099 or 00-99"
         problems.append((year_field, "INVALID_EXPIRY", text))
     if problems:
         return problems
-    if full_year < today.year:
+    if yyyy < today.year:
         problems.append((year_field, "CARD_EXPIRED", "card.expiry_year is in the past"))
-    elif (full_year, mm) < (today.year, today.month):
+    elif (yyyy, mm) < (today.year, today.month):
         problems.append((month_field, "CARD_EXPIRED", "card.expiry_month is in the past"))
     return problems
 

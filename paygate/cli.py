@@ -139,8 +139,9 @@ def _print_merchant(merchant: dict) -> None:
     console.print(f"  webhook secret: [cyan]{merchant['webhook_secret']}[/]")
 
 
-def _serve(config: Config, host: str, port: int, banner: Callable[[], None] | None = None) -> None:
-    app = create_app(config)
+def _serve(config: Config, host: str, port: int, *, workers: bool,
+           banner: Callable[[], None] | None = None) -> None:
+    app = create_app(config, workers=workers)
     if banner:
         app.on_startup.append(lambda _app: _async_call(banner))
     try:
@@ -153,14 +154,40 @@ async def _async_call(fn: Callable[[], None]) -> None:
     fn()
 
 
+NO_WORKER = click.option("--no-worker", is_flag=True, help="Serve HTTP only; run `paygate worker` elsewhere.")
+
+
 @main.command()
 @click.option("--host", default=None, help="Listen address [server.host].")
 @click.option("--port", type=int, default=None, help="Listen port [server.port].")
+@NO_WORKER
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the API, checkout and dashboard."""
+def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: bool) -> None:
+    """Serve the API, checkout and dashboard (with workers and the scheduler unless --no-worker)."""
     config = _config(ctx, overrides={"server.host": host, "server.port": port})
-    _serve(config, config.server.host, config.server.port)
+    _serve(config, config.server.host, config.server.port, workers=not no_worker)
+
+
+@main.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Process queued payments and run the scheduler, without HTTP, until SIGINT or SIGTERM."""
+    config = _config(ctx)
+    _run(_work(config))
+
+
+async def _work(config: Config) -> None:
+    runner = web.AppRunner(create_app(config, workers=True, http=False), handle_signals=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await runner.setup()  # opens Postgres and Redis and starts the workers
+    console.print(f"paygate worker running (concurrency {config.worker.concurrency}); Ctrl-C stops it")
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()  # running jobs finish before the process exits
 
 
 DEV_DEFAULTS = {"processor.delay_min": 1.0, "processor.delay_max": 3.0}
@@ -172,8 +199,9 @@ DEV_DEFAULTS = {"processor.delay_min": 1.0, "processor.delay_max": 3.0}
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".paygate"),
               show_default=True, help="Where the embedded Postgres and Redis keep their data.")
 @click.option("--reset", is_flag=True, help="Wipe the data directory first.")
+@NO_WORKER
 @click.pass_context
-def dev(ctx: click.Context, host: str, port: int, data_dir: Path, reset: bool) -> None:
+def dev(ctx: click.Context, host: str, port: int, data_dir: Path, reset: bool, no_worker: bool) -> None:
     """Everything on one machine: embedded Postgres and Redis, migrate, seed, serve."""
     from .embedded import Embedded
 
@@ -198,7 +226,7 @@ def dev(ctx: click.Context, host: str, port: int, data_dir: Path, reset: bool) -
                 return await seed_test_merchant(pool, crypto.SecretBox(config.security.master_key))
 
         merchant = _run(prepare())
-        _serve(config, host, port, banner=lambda: _print_banner(host, port, merchant))
+        _serve(config, host, port, workers=not no_worker, banner=lambda: _print_banner(host, port, merchant))
     except KeyboardInterrupt:
         pass
     finally:

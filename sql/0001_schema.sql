@@ -51,6 +51,8 @@ CREATE TABLE payments (
     card_expiry_year   smallint,
     -- keyed hash of the PAN (HMAC under the master key): lets a merchant spot a repeat card, reveals nothing.
     card_fingerprint   text,
+    -- the processor's opaque token for the instrument; the card number itself is never stored
+    processor_token    text NOT NULL,
     status             text NOT NULL DEFAULT 'pending'
                        CHECK (status IN ('pending', 'processing', 'success', 'failed')),
     capture_method     text NOT NULL CHECK (capture_method IN ('automatic', 'manual')),

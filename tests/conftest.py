@@ -249,3 +249,14 @@ async def paygate_server(clean_state, paygate_process):
     """A real ``paygate serve`` on a free port against the test services, ready."""
     process = paygate_process("serve", env=paygate_env(*clean_state))
     return await process.ready()
+
+
+@pytest.fixture
+async def other_merchant(pool) -> dict:
+    """A second merchant, for isolation tests."""
+    from paygate.crypto import SecretBox
+    from paygate.operations.merchants import create_merchant
+
+    created = await create_merchant(pool, SecretBox(MASTER_KEY), "Other Shop", "other@example.com")
+    created["headers"] = {"X-Api-Key": created["api_key"], "X-Api-Secret": created["api_secret"]}
+    return created

@@ -1,0 +1,40 @@
+"""/api/v1/orders"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import views
+from ..operations import orders as ops
+from ..operations.queries import list_orders
+from ..schemas import OrderCreate
+from .common import API, body, choice, list_query, merchant, page, respond, services, text
+
+routes = web.RouteTableDef()
+
+
+@routes.post(f"{API}/orders")
+async def create(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    return respond(await ops.create_order(services(request), who, await body(request, OrderCreate)), 201)
+
+
+@routes.get(f"{API}/orders")
+async def index(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    params = list_query(request, {"status": choice("created", "attempted", "paid"), "receipt": text})
+    rows, total = await list_orders(services(request), who, params)
+    return page(rows, total, params, views.order)
+
+
+@routes.get(f"{API}/orders/{{id}}")
+async def show(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    return respond(await ops.get_order(services(request), who, request.match_info["id"]))
+
+
+@routes.get(f"{API}/orders/{{id}}/payments")
+async def order_payments(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    items = await ops.order_payments(services(request), who, request.match_info["id"])
+    return respond(views.page(items, len(items), len(items), 0))

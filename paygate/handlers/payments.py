@@ -1,0 +1,45 @@
+"""/api/v1/payments"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import views
+from ..operations import payments as ops
+from ..operations.queries import list_payments
+from ..schemas import CaptureRequest, PaymentCreate
+from .common import API, body, choice, list_query, merchant, page, respond, services, text
+
+routes = web.RouteTableDef()
+
+
+@routes.post(f"{API}/payments")
+async def create(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    return respond(await ops.create_payment(services(request), who, await body(request, PaymentCreate)), 201)
+
+
+@routes.get(f"{API}/payments")
+async def index(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    params = list_query(request, {
+        "status": choice("pending", "processing", "success", "failed"),
+        "method": choice("card", "upi"),
+        "order_id": text,
+    })
+    rows, total = await list_payments(services(request), who, params)
+    return page(rows, total, params, views.payment)
+
+
+@routes.get(f"{API}/payments/{{id}}")
+async def show(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    return respond(await ops.get_payment(services(request), who, request.match_info["id"]))
+
+
+@routes.post(f"{API}/payments/{{id}}/capture")
+async def capture(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    captured = await ops.capture_payment(services(request), who, request.match_info["id"],
+                                         await body(request, CaptureRequest))
+    return respond(captured)

@@ -1,0 +1,31 @@
+"""Creating merchants with fresh credentials."""
+
+from __future__ import annotations
+
+import aiopg
+
+from .. import crypto
+from ..db import transaction
+from ..errors import Conflict
+from ..storage import merchants
+
+
+async def create_merchant(pool: aiopg.Pool, box: crypto.SecretBox, name: str, email: str,
+                          webhook_url: str | None = None) -> dict:
+    """A new merchant; the API secret and webhook secret are returned this once and stored hashed / sealed."""
+    api_key, api_secret, webhook_secret = crypto.new_api_key(), crypto.new_api_secret(), crypto.new_webhook_secret()
+    merchant_id = crypto.new_id("mer")
+    async with transaction(pool) as cur:
+        created = await merchants.insert_if_absent(cur, {
+            "id": merchant_id,
+            "name": name,
+            "email": email,
+            "api_key": api_key,
+            "api_secret_hash": crypto.hash_secret(api_secret),
+            "webhook_url": webhook_url,
+            "webhook_secret_enc": box.seal(webhook_secret),
+        })
+    if not created:
+        raise Conflict(f"a merchant with email {email} exists", field="email")
+    return {"merchant_id": merchant_id, "name": name, "email": email, "api_key": api_key,
+            "api_secret": api_secret, "webhook_secret": webhook_secret}

@@ -1,0 +1,43 @@
+"""Creating and reading orders."""
+
+from __future__ import annotations
+
+from .. import views
+from ..crypto import new_id
+from ..db import cursor, transaction
+from ..errors import NotFound
+from ..schemas import OrderCreate
+from ..services import Services
+from ..storage import orders, payments
+from ..validation import check_amount, check_currency
+
+
+async def create_order(services: Services, merchant: dict, body: OrderCreate) -> dict:
+    check_amount(body.amount, "amount", services.config.api.max_amount)
+    check_currency(body.currency)
+    async with transaction(services.pool) as cur:
+        row = await orders.insert(cur, {
+            "id": new_id("order"),
+            "merchant_id": merchant["id"],
+            "amount": body.amount,
+            "currency": body.currency,
+            "receipt": body.receipt,
+            "notes": body.notes,
+            "capture_method": body.capture_method,
+        })
+    return views.order(row)
+
+
+async def get_order(services: Services, merchant: dict, order_id: str) -> dict:
+    async with cursor(services.pool) as cur:
+        row = await orders.get(cur, merchant["id"], order_id)
+    if row is None:
+        raise NotFound(f"no order {order_id}", field="id")
+    return views.order(row)
+
+
+async def order_payments(services: Services, merchant: dict, order_id: str) -> list[dict]:
+    async with cursor(services.pool) as cur:
+        if await orders.get(cur, merchant["id"], order_id) is None:
+            raise NotFound(f"no order {order_id}", field="id")
+        return [views.payment(p) for p in await payments.for_order(cur, order_id)]

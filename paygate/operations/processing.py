@@ -1,0 +1,71 @@
+"""What workers do: take a payment through the processor to its final state, exactly once."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import states, views
+from ..db import transaction
+from ..processors import Outcome
+from ..services import Services
+from ..storage import events, orders, payments
+
+log = logging.getLogger("paygate.processing")
+
+ORDER_PAID = Outcome.decline("ORDER_ALREADY_PAID", "another payment already paid this order")
+
+
+async def process_payment(services: Services, payment_id: str) -> str:
+    """Authorize a pending payment and record the outcome with its events; return the final status.
+
+    A payment already final is left alone, so a duplicate or replayed job does nothing.
+    One left in ``processing`` by a crashed worker is asked about again: processors
+    answer the same payment id with the same outcome.
+    """
+    async with transaction(services.pool) as cur:
+        row = await payments.lock_by_id(cur, payment_id)
+        if row is None:
+            log.warning("job for unknown payment %s ignored", payment_id)
+            return "unknown"
+        if states.is_final("payment", row["status"]):
+            return row["status"]
+        if row["status"] == "pending":
+            row = await payments.set_status(cur, payment_id, states.transition("payment", "pending", "processing"))
+
+    # The processor is called outside any transaction: no row lock is held while it thinks.
+    outcome = await services.processor.authorize(row["id"], row["processor_token"], row["amount"], row["currency"])
+
+    async with transaction(services.pool) as cur:
+        row = await payments.lock_by_id(cur, payment_id)
+        if row["status"] != "processing":
+            return row["status"]  # another worker recorded the outcome first
+        order = await orders.get(cur, row["merchant_id"], row["order_id"], lock=True)
+        if outcome.approved and order["status"] == "paid":
+            # Two payments raced for one order; the later authorization is given back.
+            outcome = ORDER_PAID
+        if outcome.approved:
+            states.transition("payment", "processing", "success")
+            capture = row["capture_method"] == "automatic"
+            row = await payments.record_success(cur, payment_id, capture=capture)
+            await orders.set_status(cur, order["id"], states.transition("order", order["status"], "paid"))
+            payment = views.payment(row)
+            await events.record(cur, row["merchant_id"], "payment.success", payment_id, {"payment": payment})
+            if capture:
+                await events.record(cur, row["merchant_id"], "payment.captured", payment_id, {"payment": payment})
+        else:
+            states.transition("payment", "processing", "failed")
+            row = await payments.record_failure(cur, payment_id, outcome.error_code, outcome.error_description)
+            payment = views.payment(row)
+            await events.record(cur, row["merchant_id"], "payment.failed", payment_id, {"payment": payment})
+    return row["status"]
+
+
+async def release_expired_authorizations(services: Services) -> int:
+    """Give back authorizations left uncaptured past the window; one payment.released event each."""
+    window = services.config.payments.authorization_window
+    async with transaction(services.pool) as cur:
+        released = await payments.release_expired_authorizations(cur, window)
+        for row in released:
+            payment = views.payment(row)
+            await events.record(cur, row["merchant_id"], "payment.released", row["id"], {"payment": payment})
+    return len(released)

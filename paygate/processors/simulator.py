@@ -1,0 +1,56 @@
+"""The test-mode processor: deterministic answers for magic cards and UPI ids, a success rate otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+
+from . import Instrument, Outcome
+
+# Magic inputs decide the outcome; the token carries only the decision, never the input.
+MAGIC_CARDS = {
+    "4111111111111111": "approve",
+    "4242424242424242": "approve",
+    "4000000000000002": "declined",
+    "4000000000009995": "insufficient",
+}
+MAGIC_VPAS = {"success@paygate": "approve", "failure@paygate": "upi_failed"}
+
+DECLINES = {
+    "declined": Outcome.decline("CARD_DECLINED", "The card was declined by the issuer"),
+    "insufficient": Outcome.decline("INSUFFICIENT_FUNDS", "The card has insufficient funds"),
+    "upi_failed": Outcome.decline("UPI_PAYMENT_FAILED", "The UPI payment was declined by the payer's bank"),
+    "random": Outcome.decline("PAYMENT_DECLINED", "The payment was declined by the simulated processor"),
+}
+
+
+class Simulator:
+    def __init__(self, delay_min: float = 0.0, delay_max: float = 0.0, success_rate: float = 1.0):
+        self.delay_min, self.delay_max, self.success_rate = delay_min, delay_max, success_rate
+
+    def tokenize_card(self, number: str) -> Instrument:
+        return Instrument(f"sim_{MAGIC_CARDS.get(number, 'rate')}_{secrets.token_hex(8)}")
+
+    def tokenize_vpa(self, vpa: str) -> Instrument:
+        return Instrument(f"sim_{MAGIC_VPAS.get(vpa.lower(), 'rate')}_{secrets.token_hex(8)}")
+
+    async def _delay(self) -> None:
+        if self.delay_max > 0:
+            await asyncio.sleep(random.uniform(self.delay_min, self.delay_max))
+
+    async def authorize(self, payment_id: str, token: str, amount: int, currency: str) -> Outcome:
+        await self._delay()
+        scenario = token.split("_")[1] if token.startswith("sim_") else "rate"
+        if scenario == "approve":
+            return Outcome.approve()
+        if scenario in DECLINES:
+            return DECLINES[scenario]
+        return Outcome.approve() if random.random() < self.success_rate else DECLINES["random"]
+
+    async def capture(self, payment_id: str, token: str, amount: int, currency: str) -> Outcome:
+        return Outcome.approve()
+
+    async def refund(self, refund_id: str, token: str, amount: int, currency: str) -> Outcome:
+        await self._delay()
+        return Outcome.approve()

@@ -1,0 +1,65 @@
+"""The bullmq queues. A job's id is the object's id, so enqueueing the same object twice is a no-op."""
+
+from __future__ import annotations
+
+import logging
+
+from bullmq import Queue
+from redis.exceptions import RedisError
+
+log = logging.getLogger("paygate.queue")
+
+PAYMENTS = "payments"
+QUEUE_NAMES = (PAYMENTS,)
+
+JOB_OPTIONS = {
+    # Transient failures (Postgres restarting, say) are retried by bullmq; anything left
+    # unfinished after that is found again by the scheduler, which reads Postgres.
+    "attempts": 5,
+    "backoff": {"type": "exponential", "delay": 1000},
+    "removeOnComplete": {"age": 24 * 3600, "count": 10_000},
+    "removeOnFail": {"age": 7 * 24 * 3600},
+}
+
+
+class Dispatcher:
+    """Puts work on the queues; enqueue failures are logged, never lost (Postgres holds the work)."""
+
+    def __init__(self, redis_url: str):
+        self.queues = {name: Queue(name, {"connection": redis_url}) for name in QUEUE_NAMES}
+
+    async def enqueue(self, queue: str, object_id: str) -> bool:
+        try:
+            await self.queues[queue].add(queue, {"id": object_id}, {**JOB_OPTIONS, "jobId": object_id})
+            return True
+        except (RedisError, OSError) as exc:
+            log.warning("could not enqueue %s %s (the scheduler will): %s", queue, object_id, exc)
+            return False
+
+    async def requeue(self, queue: str, object_id: str) -> bool:
+        """Enqueue again an object whose earlier job finished or failed without finishing the object."""
+        q = self.queues[queue]
+        try:
+            job = await q.getJob(object_id)
+            if job is not None:
+                state = await q.getJobState(object_id)
+                if state not in ("completed", "failed", "unknown"):
+                    return False  # still waiting, delayed or active: a worker will get to it
+                await q.remove(object_id)
+        except (RedisError, OSError) as exc:
+            log.warning("could not requeue %s %s: %s", queue, object_id, exc)
+            return False
+        return await self.enqueue(queue, object_id)
+
+    async def counts(self, queue: str) -> dict[str, int]:
+        counts = await self.queues[queue].getJobCounts("waiting", "delayed", "prioritized", "active",
+                                                       "completed", "failed")
+        return {k: int(v or 0) for k, v in counts.items()}
+
+    async def workers(self, queue: str) -> int:
+        """Workers connected now (each holds two named connections to Redis)."""
+        return len({client["rawname"] for client in await self.queues[queue].get_workers()})
+
+    async def close(self) -> None:
+        for q in self.queues.values():
+            await q.close()

@@ -1,0 +1,37 @@
+"""Order rows."""
+
+from __future__ import annotations
+
+import json
+
+from ..db import Cursor
+from . import Filters, fetch_one, page
+
+
+async def insert(cur: Cursor, order: dict) -> dict:
+    return await fetch_one(
+        cur,
+        """INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, capture_method)
+           VALUES (%(id)s, %(merchant_id)s, %(amount)s, %(currency)s, %(receipt)s, %(notes)s, %(capture_method)s)
+           RETURNING *""",
+        {**order, "notes": json.dumps(order["notes"])},
+    )
+
+
+async def get(cur: Cursor, merchant_id: str, order_id: str, *, lock: bool = False) -> dict | None:
+    """The merchant's order, or None (another merchant's order is None too)."""
+    return await fetch_one(
+        cur,
+        "SELECT * FROM orders WHERE id = %s AND merchant_id = %s" + (" FOR UPDATE" if lock else ""),
+        (order_id, merchant_id),
+    )
+
+
+async def set_status(cur: Cursor, order_id: str, status: str) -> None:
+    await cur.execute("UPDATE orders SET status = %s, updated_at = now() WHERE id = %s", (status, order_id))
+
+
+async def list_page(cur: Cursor, merchant_id: str, *, status=None, receipt=None, created_from=None,
+                    created_to=None, limit: int, offset: int) -> tuple[list[dict], int]:
+    filters = Filters(merchant_id).equal("status", status).equal("receipt", receipt)
+    return await page(cur, "orders", filters.created_between(created_from, created_to), limit, offset)

@@ -1,0 +1,100 @@
+"""Payment rows."""
+
+from __future__ import annotations
+
+from ..db import Cursor
+from . import Filters, fetch_all, fetch_one, page
+
+
+async def insert(cur: Cursor, payment: dict) -> dict:
+    columns = ", ".join(payment)
+    values = ", ".join(f"%({c})s" for c in payment)
+    return await fetch_one(cur, f"INSERT INTO payments ({columns}) VALUES ({values}) RETURNING *", payment)
+
+
+async def get(cur: Cursor, merchant_id: str, payment_id: str, *, lock: bool = False) -> dict | None:
+    """The merchant's payment, or None (another merchant's payment is None too)."""
+    return await fetch_one(
+        cur,
+        "SELECT * FROM payments WHERE id = %s AND merchant_id = %s" + (" FOR UPDATE" if lock else ""),
+        (payment_id, merchant_id),
+    )
+
+
+async def lock_by_id(cur: Cursor, payment_id: str) -> dict | None:
+    """For workers, which act for whichever merchant owns the payment."""
+    return await fetch_one(cur, "SELECT * FROM payments WHERE id = %s FOR UPDATE", (payment_id,))
+
+
+async def set_status(cur: Cursor, payment_id: str, status: str) -> dict:
+    return await fetch_one(
+        cur, "UPDATE payments SET status = %s, updated_at = now() WHERE id = %s RETURNING *", (status, payment_id)
+    )
+
+
+async def record_success(cur: Cursor, payment_id: str, *, capture: bool) -> dict:
+    """Authorized; captured in full at once when ``capture``."""
+    return await fetch_one(
+        cur,
+        """UPDATE payments SET status = 'success', updated_at = now(),
+                  captured = %(capture)s,
+                  amount_captured = CASE WHEN %(capture)s THEN amount ELSE 0 END,
+                  captured_at = CASE WHEN %(capture)s THEN now() END
+           WHERE id = %(id)s RETURNING *""",
+        {"id": payment_id, "capture": capture},
+    )
+
+
+async def record_failure(cur: Cursor, payment_id: str, code: str, description: str) -> dict:
+    return await fetch_one(
+        cur,
+        """UPDATE payments SET status = 'failed', error_code = %s, error_description = %s, updated_at = now()
+           WHERE id = %s RETURNING *""",
+        (code, description, payment_id),
+    )
+
+
+async def capture(cur: Cursor, payment_id: str, amount: int) -> dict:
+    """Capture ``amount``; whatever is left of the authorization is released."""
+    return await fetch_one(
+        cur,
+        """UPDATE payments SET captured = true, amount_captured = %(amount)s, captured_at = now(),
+                  released_at = CASE WHEN %(amount)s < amount THEN now() END, updated_at = now()
+           WHERE id = %(id)s RETURNING *""",
+        {"id": payment_id, "amount": amount},
+    )
+
+
+async def for_order(cur: Cursor, order_id: str) -> list[dict]:
+    return await fetch_all(cur, "SELECT * FROM payments WHERE order_id = %s ORDER BY created_at, id", (order_id,))
+
+
+async def list_page(cur: Cursor, merchant_id: str, *, status=None, method=None, order_id=None,
+                    created_from=None, created_to=None, limit: int, offset: int) -> tuple[list[dict], int]:
+    filters = Filters(merchant_id).equal("status", status).equal("method", method).equal("order_id", order_id)
+    return await page(cur, "payments", filters.created_between(created_from, created_to), limit, offset)
+
+
+async def unfinished_before(cur: Cursor, seconds: float, limit: int = 500) -> list[str]:
+    """Payments still pending or processing after ``seconds``: their job may have been lost."""
+    rows = await fetch_all(
+        cur,
+        """SELECT id FROM payments WHERE status IN ('pending', 'processing')
+           AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s""",
+        (seconds, limit),
+    )
+    return [r["id"] for r in rows]
+
+
+async def release_expired_authorizations(cur: Cursor, seconds: float, limit: int = 500) -> list[dict]:
+    """Mark uncaptured authorizations older than ``seconds`` released; return the rows changed."""
+    return await fetch_all(
+        cur,
+        """UPDATE payments SET released_at = now(), updated_at = now()
+           WHERE id IN (SELECT id FROM payments
+                        WHERE status = 'success' AND NOT captured AND released_at IS NULL
+                          AND created_at < now() - make_interval(secs => %s)
+                        ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)
+           RETURNING *""",
+        (seconds, limit),
+    )

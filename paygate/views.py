@@ -1,0 +1,85 @@
+"""Rows to the public JSON shapes. Pure; shared by the handlers and by event payloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with millisecond precision and a Z, as every timestamp in the API."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def order(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "entity": "order",
+        "merchant_id": row["merchant_id"],
+        "amount": row["amount"],
+        "currency": row["currency"].strip(),
+        "receipt": row["receipt"],
+        "notes": row["notes"],
+        "capture_method": row["capture_method"],
+        "status": row["status"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def refund_status(row: dict) -> str:
+    if row["amount_refunded"] == 0:
+        return "none"
+    return "full" if row["amount_refunded"] == row["amount_captured"] else "partial"
+
+
+def payment(row: dict) -> dict:
+    card = None
+    if row["method"] == "card":
+        card = {
+            "network": row["card_network"],
+            "last4": row["card_last4"],
+            "expiry_month": row["card_expiry_month"],
+            "expiry_year": row["card_expiry_year"],
+            "fingerprint": row["card_fingerprint"],
+        }
+    return {
+        "id": row["id"],
+        "entity": "payment",
+        "order_id": row["order_id"],
+        "merchant_id": row["merchant_id"],
+        "amount": row["amount"],
+        "currency": row["currency"].strip(),
+        "method": row["method"],
+        "vpa": row["vpa"],
+        "card": card,
+        "status": row["status"],
+        "capture_method": row["capture_method"],
+        "captured": row["captured"],
+        "amount_captured": row["amount_captured"],
+        "amount_refunded": row["amount_refunded"],
+        "refund_status": refund_status(row),
+        "captured_at": iso(row["captured_at"]),
+        "authorization_released_at": iso(row["released_at"]),
+        "error_code": row["error_code"],
+        "error_description": row["error_description"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def event(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "entity": "event",
+        "event": row["type"],
+        "object_id": row["object_id"],
+        "data": row["payload"],
+        "created_at": iso(row["created_at"]),
+    }
+
+
+def page(items: list[dict], total: int, limit: int, offset: int) -> dict:
+    """The seed's list shape."""
+    return {"data": items, "total": total, "limit": limit, "offset": offset}
