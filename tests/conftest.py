@@ -117,15 +117,22 @@ async def pool(config):
 def make_app(config):
     """Build the real application; tests may override settings: make_app(processor__success_rate=0.5)."""
 
-    def make(**overrides):
-        return create_app(config.replace(**overrides) if overrides else config)
+    def make(workers: bool = False, **overrides):
+        return create_app(config.replace(**overrides) if overrides else config, workers=workers)
 
     return make
 
 
 @pytest.fixture
 async def client(aiohttp_client, make_app):
+    """The API without workers: payments stay pending until something processes them."""
     return await aiohttp_client(make_app())
+
+
+@pytest.fixture
+async def worker_client(aiohttp_client, make_app):
+    """The API with its workers and scheduler running in the same process, as `paygate serve` does."""
+    return await aiohttp_client(make_app(workers=True))
 
 
 @pytest.fixture
@@ -231,9 +238,10 @@ def paygate_process(tmp_path):
     started: list[PaygateProcess] = []
 
     def start(*args: str, env: dict[str, str], port: int | None = None) -> PaygateProcess:
-        """Start ``paygate ARGS --port <port>`` (a free port unless given)."""
+        """Start ``paygate ARGS``; commands that listen get ``--port <port>`` (a free port unless given)."""
         port = port or free_port()
-        args = [*args, "--port", str(port)]
+        if args[0] in ("serve", "dev"):
+            args = [*args, "--port", str(port)]
         command = [sys.executable, "-m", "paygate", *args]
         process = PaygateProcess(command, env, port, tmp_path / f"paygate-{len(started)}.log")
         started.append(process)

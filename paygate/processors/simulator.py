@@ -41,7 +41,7 @@ class Simulator:
 
     async def authorize(self, payment_id: str, token: str, amount: int, currency: str) -> Outcome:
         await self._delay()
-        scenario = token.split("_")[1] if token.startswith("sim_") else "rate"
+        scenario = token[4:].rsplit("_", 1)[0] if token.startswith("sim_") else "rate"
         if scenario == "approve":
             return Outcome.approve()
         if scenario in DECLINES:
