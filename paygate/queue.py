@@ -10,7 +10,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger("paygate.queue")
 
 PAYMENTS = "payments"
-QUEUE_NAMES = (PAYMENTS,)
+REFUNDS = "refunds"
+QUEUE_NAMES = (PAYMENTS, REFUNDS)
 
 JOB_OPTIONS = {
     # Transient failures (Postgres restarting, say) are retried by bullmq; anything left

@@ -95,3 +95,8 @@ def parse(model: type[Model], raw: bytes) -> Model:
         error = errors[0]
         field = _field(error["loc"])
         raise BadRequest(_describe(error, field), field=field) from None
+
+
+class RefundCreate(Body):
+    amount: int | None = None
+    reason: str | None = Field(default=None, max_length=255)

@@ -69,6 +69,24 @@ def payment(row: dict) -> dict:
     }
 
 
+def refund(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "entity": "refund",
+        "payment_id": row["payment_id"],
+        "merchant_id": row["merchant_id"],
+        "amount": row["amount"],
+        "currency": row["currency"].strip(),
+        "reason": row["reason"],
+        "status": row["status"],
+        "error_code": row["error_code"],
+        "error_description": row["error_description"],
+        "processed_at": iso(row["processed_at"]),
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
 def event(row: dict) -> dict:
     return {
         "id": row["id"],

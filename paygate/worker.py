@@ -14,10 +14,11 @@ import socket
 
 from bullmq import Worker
 
-from .operations.processing import process_payment, release_expired_authorizations
-from .queue import PAYMENTS
+from . import idempotency
+from .operations.processing import process_payment, process_refund, release_expired_authorizations
+from .queue import PAYMENTS, REFUNDS
 from .services import Services
-from .storage import payments
+from .storage import payments, refunds
 
 log = logging.getLogger("paygate.worker")
 
@@ -30,17 +31,22 @@ class WorkerRole:
 
     async def start(self) -> None:
         config = self.services.config
+        options = {
+            "connection": config.redis.url,
+            "concurrency": config.worker.concurrency,
+            "name": f"{socket.gethostname()}-{os.getpid()}",
+        }
         self.workers = [
-            Worker(PAYMENTS, self._payment_job, {
-                "connection": config.redis.url,
-                "concurrency": config.worker.concurrency,
-                "name": f"{socket.gethostname()}-{os.getpid()}",
-            })
+            Worker(PAYMENTS, self._payment_job, options),
+            Worker(REFUNDS, self._refund_job, options),
         ]
         self._scheduler = asyncio.create_task(self._schedule(), name="paygate-scheduler")
 
     async def _payment_job(self, job, token) -> str:
         return await process_payment(self.services, job.data["id"])
+
+    async def _refund_job(self, job, token) -> str:
+        return await process_refund(self.services, job.data["id"])
 
     async def _schedule(self) -> None:
         interval = self.services.config.scheduler.interval
@@ -54,15 +60,18 @@ class WorkerRole:
             await asyncio.sleep(interval)
 
     async def run_scheduler_once(self) -> dict[str, int]:
-        """One pass: requeue payments whose job was lost, release expired authorizations."""
+        """One pass: requeue work whose job was lost, release expired authorizations, purge old keys."""
         services = self.services
+        stuck_after = services.config.payments.stuck_after
         async with services.pool.acquire() as conn, conn.cursor() as cur:
-            stuck = await payments.unfinished_before(cur, services.config.payments.stuck_after)
+            stuck = [(PAYMENTS, i) for i in await payments.unfinished_before(cur, stuck_after)]
+            stuck += [(REFUNDS, i) for i in await refunds.unfinished_before(cur, stuck_after)]
         requeued = 0
-        for payment_id in stuck:
-            requeued += await services.dispatcher.requeue(PAYMENTS, payment_id)
+        for queue, object_id in stuck:
+            requeued += await services.dispatcher.requeue(queue, object_id)
         released = await release_expired_authorizations(services)
-        return {"requeued": requeued, "released": released}
+        purged = await idempotency.purge_expired(services)
+        return {"requeued": requeued, "released": released, "purged_keys": purged}
 
     async def close(self) -> None:
         """Stop taking jobs, let running ones finish, stop the scheduler."""

@@ -160,6 +160,8 @@ CREATE TABLE idempotency_keys (
     request_path     text NOT NULL,
     request_hash     text NOT NULL,
     state            text NOT NULL DEFAULT 'in_flight' CHECK (state IN ('in_flight', 'completed')),
+    -- identifies the request holding the claim, so a request whose lease was taken over cannot complete it
+    claim_token      text NOT NULL,
     response_status  integer,
     response_body    bytea,
     created_at       timestamptz NOT NULL DEFAULT now(),

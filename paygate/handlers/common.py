@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from .. import appkeys, schemas, views
+from .. import appkeys, idempotency, schemas, views
 from ..auth import authenticate
 from ..errors import BadRequest
+from ..idempotency import Receipt, Replay
 from ..services import Services
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -33,6 +34,23 @@ async def body(request: web.Request, model: type[Model]) -> Model:
 
 def respond(data: dict, status: int = 200) -> web.Response:
     return web.Response(status=status, body=json.dumps(data), content_type="application/json")
+
+
+async def idempotent(request: web.Request, who: dict, status: int,
+                     work: Callable[[Receipt], Awaitable[object]]) -> web.Response:
+    """Run a writing operation under the request's Idempotency-Key (if any) and answer with its recorded bytes."""
+    svc = services(request)
+    outcome = await idempotency.claim(svc, who["id"], request.headers.get(idempotency.HEADER), request.method,
+                                      request.path, await request.read(), status)
+    if isinstance(outcome, Replay):
+        return web.Response(status=outcome.status, body=outcome.body, content_type="application/json",
+                            headers={"Idempotent-Replayed": "true"})
+    try:
+        await work(outcome)
+    except BaseException:
+        await idempotency.release(svc, outcome)
+        raise
+    return web.Response(status=outcome.status, body=outcome.body, content_type="application/json")
 
 
 def choice(*allowed: str) -> Callable[[str, str], str]:

@@ -8,7 +8,7 @@ from .. import views
 from ..operations import orders as ops
 from ..operations.queries import list_orders
 from ..schemas import OrderCreate
-from .common import API, body, choice, list_query, merchant, page, respond, services, text
+from .common import API, body, choice, idempotent, list_query, merchant, page, respond, services, text
 
 routes = web.RouteTableDef()
 
@@ -16,7 +16,8 @@ routes = web.RouteTableDef()
 @routes.post(f"{API}/orders")
 async def create(request: web.Request) -> web.Response:
     who = await merchant(request)
-    return respond(await ops.create_order(services(request), who, await body(request, OrderCreate)), 201)
+    order = await body(request, OrderCreate)
+    return await idempotent(request, who, 201, lambda receipt: ops.create_order(services(request), who, order, receipt))
 
 
 @routes.get(f"{API}/orders")

@@ -8,7 +8,7 @@ from .. import views
 from ..operations import payments as ops
 from ..operations.queries import list_payments
 from ..schemas import CaptureRequest, PaymentCreate
-from .common import API, body, choice, list_query, merchant, page, respond, services, text
+from .common import API, body, choice, idempotent, list_query, merchant, page, respond, services, text
 
 routes = web.RouteTableDef()
 
@@ -16,7 +16,9 @@ routes = web.RouteTableDef()
 @routes.post(f"{API}/payments")
 async def create(request: web.Request) -> web.Response:
     who = await merchant(request)
-    return respond(await ops.create_payment(services(request), who, await body(request, PaymentCreate)), 201)
+    payment = await body(request, PaymentCreate)
+    return await idempotent(request, who, 201,
+                            lambda receipt: ops.create_payment(services(request), who, payment, receipt))
 
 
 @routes.get(f"{API}/payments")
@@ -40,6 +42,6 @@ async def show(request: web.Request) -> web.Response:
 @routes.post(f"{API}/payments/{{id}}/capture")
 async def capture(request: web.Request) -> web.Response:
     who = await merchant(request)
-    captured = await ops.capture_payment(services(request), who, request.match_info["id"],
-                                         await body(request, CaptureRequest))
-    return respond(captured)
+    capture = await body(request, CaptureRequest)
+    return await idempotent(request, who, 200, lambda receipt: ops.capture_payment(
+        services(request), who, request.match_info["id"], capture, receipt))

@@ -6,13 +6,14 @@ from .. import views
 from ..crypto import new_id
 from ..db import cursor, transaction
 from ..errors import NotFound
+from ..idempotency import Receipt
 from ..schemas import OrderCreate
 from ..services import Services
 from ..storage import orders, payments
 from ..validation import check_amount, check_currency
 
 
-async def create_order(services: Services, merchant: dict, body: OrderCreate) -> dict:
+async def create_order(services: Services, merchant: dict, body: OrderCreate, receipt: Receipt) -> dict:
     check_amount(body.amount, "amount", services.config.api.max_amount)
     check_currency(body.currency)
     async with transaction(services.pool) as cur:
@@ -25,7 +26,9 @@ async def create_order(services: Services, merchant: dict, body: OrderCreate) ->
             "notes": body.notes,
             "capture_method": body.capture_method,
         })
-    return views.order(row)
+        order = views.order(row)
+        await receipt.record(cur, order)
+    return order
 
 
 async def get_order(services: Services, merchant: dict, order_id: str) -> dict:

@@ -6,6 +6,7 @@ from .. import cards, states, views
 from ..crypto import new_id
 from ..db import cursor, transaction
 from ..errors import BadRequest, NotFound
+from ..idempotency import Receipt
 from ..queue import PAYMENTS
 from ..schemas import CaptureRequest, PaymentCreate
 from ..services import Services
@@ -39,7 +40,7 @@ def _instrument(services: Services, body: PaymentCreate) -> dict:
     return {"vpa": vpa, "processor_token": services.processor.tokenize_vpa(vpa).token}
 
 
-async def create_payment(services: Services, merchant: dict, body: PaymentCreate) -> dict:
+async def create_payment(services: Services, merchant: dict, body: PaymentCreate, receipt: Receipt) -> dict:
     """Validate, then insert the payment and its payment.created event; enqueue after commit."""
     if body.amount is not None:
         check_amount(body.amount, "amount", services.config.api.max_amount)
@@ -71,6 +72,7 @@ async def create_payment(services: Services, merchant: dict, body: PaymentCreate
             await orders.set_status(cur, order["id"], states.transition("order", "created", "attempted"))
         payment = views.payment(row)
         await events.record(cur, merchant["id"], "payment.created", row["id"], {"payment": payment})
+        await receipt.record(cur, payment)
     await services.dispatcher.enqueue(PAYMENTS, row["id"])
     return payment
 
@@ -100,7 +102,8 @@ def _capturable(row: dict, amount: int) -> None:
                          code="INVALID_AMOUNT")
 
 
-async def capture_payment(services: Services, merchant: dict, payment_id: str, body: CaptureRequest) -> dict:
+async def capture_payment(services: Services, merchant: dict, payment_id: str, body: CaptureRequest,
+                          receipt: Receipt) -> dict:
     """Capture all or part of an authorization, once; the remainder is released."""
     if body.amount is not None:
         check_amount(body.amount, "amount", services.config.api.max_amount)
@@ -117,4 +120,5 @@ async def capture_payment(services: Services, merchant: dict, payment_id: str, b
         row = await payments.capture(cur, row["id"], amount)
         payment = views.payment(row)
         await events.record(cur, merchant["id"], "payment.captured", row["id"], {"payment": payment})
+        await receipt.record(cur, payment)
     return payment

@@ -8,7 +8,7 @@ from .. import states, views
 from ..db import transaction
 from ..processors import Outcome
 from ..services import Services
-from ..storage import events, orders, payments
+from ..storage import events, orders, payments, refunds
 
 log = logging.getLogger("paygate.processing")
 
@@ -58,6 +58,36 @@ async def process_payment(services: Services, payment_id: str) -> str:
             payment = views.payment(row)
             await events.record(cur, row["merchant_id"], "payment.failed", payment_id, {"payment": payment})
     return row["status"]
+
+
+async def process_refund(services: Services, refund_id: str) -> str:
+    """Ask the processor to pay a pending refund back; record processed, or failed with the amount given back."""
+    async with transaction(services.pool) as cur:
+        refund = await refunds.lock_by_id(cur, refund_id)
+        if refund is None or states.is_final("refund", refund["status"]):
+            return refund["status"] if refund else "unknown"
+        payment = await payments.lock_by_id(cur, refund["payment_id"])
+
+    outcome = await services.processor.refund(refund["id"], payment["processor_token"], refund["amount"],
+                                              refund["currency"])
+
+    async with transaction(services.pool) as cur:
+        refund = await refunds.lock_by_id(cur, refund_id)
+        if states.is_final("refund", refund["status"]):
+            return refund["status"]
+        if outcome.approved:
+            states.transition("refund", "pending", "processed")
+            refund = await refunds.record_processed(cur, refund_id)
+            payment = await payments.lock_by_id(cur, refund["payment_id"])
+            event = "refund.processed"
+        else:
+            states.transition("refund", "pending", "failed")
+            refund = await refunds.record_failure(cur, refund_id, outcome.error_code, outcome.error_description)
+            payment = await refunds.give_back(cur, refund["payment_id"], refund["amount"])
+            event = "refund.failed"
+        await events.record(cur, refund["merchant_id"], event, refund_id,
+                            {"refund": views.refund(refund), "payment": views.payment(payment)})
+    return refund["status"]
 
 
 async def release_expired_authorizations(services: Services) -> int:

@@ -15,7 +15,11 @@ MAGIC_CARDS = {
     "4000000000000002": "declined",
     "4000000000009995": "insufficient",
 }
-MAGIC_VPAS = {"success@paygate": "approve", "failure@paygate": "upi_failed"}
+MAGIC_VPAS = {
+    "success@paygate": "approve",
+    "failure@paygate": "upi_failed",
+    "refundfail@paygate": "norefund",  # the payment succeeds; refunds of it fail
+}
 
 DECLINES = {
     "declined": Outcome.decline("CARD_DECLINED", "The card was declined by the issuer"),
@@ -23,6 +27,7 @@ DECLINES = {
     "upi_failed": Outcome.decline("UPI_PAYMENT_FAILED", "The UPI payment was declined by the payer's bank"),
     "random": Outcome.decline("PAYMENT_DECLINED", "The payment was declined by the simulated processor"),
 }
+REFUND_FAILED = Outcome.decline("REFUND_FAILED", "The refund was refused by the simulated processor")
 
 
 class Simulator:
@@ -41,8 +46,8 @@ class Simulator:
 
     async def authorize(self, payment_id: str, token: str, amount: int, currency: str) -> Outcome:
         await self._delay()
-        scenario = token[4:].rsplit("_", 1)[0] if token.startswith("sim_") else "rate"
-        if scenario == "approve":
+        scenario = _scenario(token)
+        if scenario in ("approve", "norefund"):
             return Outcome.approve()
         if scenario in DECLINES:
             return DECLINES[scenario]
@@ -53,4 +58,8 @@ class Simulator:
 
     async def refund(self, refund_id: str, token: str, amount: int, currency: str) -> Outcome:
         await self._delay()
-        return Outcome.approve()
+        return REFUND_FAILED if _scenario(token) == "norefund" else Outcome.approve()
+
+
+def _scenario(token: str) -> str:
+    return token[4:].rsplit("_", 1)[0] if token.startswith("sim_") else "rate"

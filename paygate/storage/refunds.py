@@ -1,0 +1,85 @@
+"""Refund rows, and the payment's running refunded total that guards them."""
+
+from __future__ import annotations
+
+from ..db import Cursor
+from . import Filters, fetch_all, fetch_one, page
+
+
+async def insert(cur: Cursor, refund: dict) -> dict:
+    return await fetch_one(
+        cur,
+        """INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, reason)
+           VALUES (%(id)s, %(payment_id)s, %(merchant_id)s, %(amount)s, %(currency)s, %(reason)s) RETURNING *""",
+        refund,
+    )
+
+
+async def reserve(cur: Cursor, payment_id: str, amount: int) -> dict | None:
+    """Add ``amount`` to the payment's refunded total if it stays within the captured amount.
+
+    The caller holds the payment's row lock; the CHECK constraint
+    payments_refunded_within_captured is the backstop if it did not.
+    """
+    return await fetch_one(
+        cur,
+        """UPDATE payments SET amount_refunded = amount_refunded + %(amount)s, updated_at = now()
+           WHERE id = %(id)s AND amount_refunded + %(amount)s <= amount_captured RETURNING *""",
+        {"id": payment_id, "amount": amount},
+    )
+
+
+async def give_back(cur: Cursor, payment_id: str, amount: int) -> dict:
+    """A failed refund's amount becomes refundable again."""
+    return await fetch_one(
+        cur,
+        """UPDATE payments SET amount_refunded = amount_refunded - %s, updated_at = now()
+           WHERE id = %s RETURNING *""",
+        (amount, payment_id),
+    )
+
+
+async def get(cur: Cursor, merchant_id: str, refund_id: str) -> dict | None:
+    return await fetch_one(cur, "SELECT * FROM refunds WHERE id = %s AND merchant_id = %s", (refund_id, merchant_id))
+
+
+async def lock_by_id(cur: Cursor, refund_id: str) -> dict | None:
+    return await fetch_one(cur, "SELECT * FROM refunds WHERE id = %s FOR UPDATE", (refund_id,))
+
+
+async def record_processed(cur: Cursor, refund_id: str) -> dict:
+    return await fetch_one(
+        cur,
+        """UPDATE refunds SET status = 'processed', processed_at = now(), updated_at = now()
+           WHERE id = %s RETURNING *""",
+        (refund_id,),
+    )
+
+
+async def record_failure(cur: Cursor, refund_id: str, code: str, description: str) -> dict:
+    return await fetch_one(
+        cur,
+        """UPDATE refunds SET status = 'failed', error_code = %s, error_description = %s, updated_at = now()
+           WHERE id = %s RETURNING *""",
+        (code, description, refund_id),
+    )
+
+
+async def for_payment(cur: Cursor, payment_id: str) -> list[dict]:
+    return await fetch_all(cur, "SELECT * FROM refunds WHERE payment_id = %s ORDER BY created_at, id", (payment_id,))
+
+
+async def list_page(cur: Cursor, merchant_id: str, *, status=None, payment_id=None, created_from=None,
+                    created_to=None, limit: int, offset: int) -> tuple[list[dict], int]:
+    filters = Filters(merchant_id).equal("status", status).equal("payment_id", payment_id)
+    return await page(cur, "refunds", filters.created_between(created_from, created_to), limit, offset)
+
+
+async def unfinished_before(cur: Cursor, seconds: float, limit: int = 500) -> list[str]:
+    rows = await fetch_all(
+        cur,
+        """SELECT id FROM refunds WHERE status = 'pending'
+           AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s""",
+        (seconds, limit),
+    )
+    return [r["id"] for r in rows]
