@@ -33,6 +33,8 @@ async def authenticate(request: web.Request, pool: aiopg.Pool) -> dict:
     key, secret = _credentials(request)
     if not key or not secret:
         raise Unauthorized("send X-Api-Key and X-Api-Secret headers (or HTTP Basic key:secret)")
+    if not (key.isprintable() and len(key) <= 255):
+        raise Unauthorized("invalid API key or secret")
     async with cursor(pool) as cur:
         merchant = await merchants.by_api_key(cur, key)
     if merchant is None or not merchant["is_active"] or not secret_matches(secret, merchant["api_secret_hash"]):

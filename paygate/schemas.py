@@ -7,6 +7,7 @@ location of every problem and will give the OpenAPI document its schemas.
 from __future__ import annotations
 
 import json
+import math
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -79,6 +80,26 @@ def _describe(error: dict, field: str) -> str:
     return f"{field}: {error['msg']}"
 
 
+def _check_storable(value, field: str) -> None:
+    """Postgres cannot store NUL characters, lone surrogates or NaN; refuse them here, naming the field."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadRequest(f"{field} must be a finite number", field=field)
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadRequest(f"{field} must not contain NUL characters", field=field)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(f"{field} must be valid Unicode text", field=field) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key, field or "body")
+            _check_storable(item, f"{field}.{key}" if field else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_storable(item, f"{field}.{index}")
+
+
 def parse(model: type[Model], raw: bytes) -> Model:
     """Decode a JSON object body into ``model``; the first problem becomes a 400 naming its field."""
     try:
@@ -87,6 +108,7 @@ def parse(model: type[Model], raw: bytes) -> Model:
         raise BadRequest("request body must be valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object")
+    _check_storable(data, "")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -12,7 +13,7 @@ from pydantic import BaseModel
 
 from .. import appkeys, idempotency, schemas, views
 from ..auth import authenticate
-from ..errors import BadRequest
+from ..errors import BadRequest, NotFound
 from ..idempotency import Receipt, Replay
 from ..services import Services
 
@@ -63,29 +64,40 @@ def choice(*allowed: str) -> Callable[[str, str], str]:
 
 
 def text(value: str, name: str) -> str:
-    if not value or len(value) > 255:
-        raise BadRequest(f"{name} must be 1 to 255 characters", field=name)
+    if not value or len(value) > 255 or not value.isprintable():
+        raise BadRequest(f"{name} must be 1 to 255 printable characters", field=name)
     return value
 
 
-def _integer(query, name: str, default: int, low: int, high: int | None) -> int:
+INTEGER = re.compile(r"-?[0-9]{1,18}")
+MAX_OFFSET = 1_000_000_000
+
+
+def _integer(query, name: str, default: int, low: int, high: int) -> int:
     raw = query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
-        bound = f"{low} to {high}" if high is not None else f"at least {low}"
-        raise BadRequest(f"{name} must be an integer {bound}", field=name)
+    value = int(raw) if INTEGER.fullmatch(raw) else None
+    if value is None or not low <= value <= high:
+        raise BadRequest(f"{name} must be an integer from {low} to {high}", field=name)
     return value
+
+
+def object_id(request: web.Request, prefix: str) -> str:
+    """The {id} of the path; one that cannot be a paygate id of this kind is simply not found."""
+    value = request.match_info["id"]
+    if not ID_PATTERN.fullmatch(value) or not value.startswith(prefix + "_"):
+        raise NotFound(f"no {prefix} {value!r}", field="id")
+    return value
+
+
+ID_PATTERN = re.compile(r"[a-z]{2,8}_[A-Za-z0-9]{8,64}")
 
 
 def timestamp(value: str, name: str) -> datetime:
     """Unix seconds or ISO 8601; naive times are UTC."""
     try:
-        if value.lstrip("-").isdigit():
+        if INTEGER.fullmatch(value):
             return datetime.fromtimestamp(int(value), UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -103,7 +115,7 @@ def list_query(request: web.Request, filters: dict[str, Callable[[str, str], obj
     params["created_from"] = timestamp(query["from"], "from") if "from" in query else None
     params["created_to"] = timestamp(query["to"], "to") if "to" in query else None
     params["limit"] = _integer(query, "limit", 10, 1, 100)
-    params["offset"] = _integer(query, "offset", 0, 0, None)
+    params["offset"] = _integer(query, "offset", 0, 0, MAX_OFFSET)
     return params
 
 

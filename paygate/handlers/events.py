@@ -6,7 +6,7 @@ from aiohttp import web
 
 from .. import views
 from ..operations.queries import get_event, list_events
-from .common import API, list_query, merchant, page, respond, services, text
+from .common import API, list_query, merchant, object_id, page, respond, services, text
 
 routes = web.RouteTableDef()
 
@@ -22,4 +22,4 @@ async def index(request: web.Request) -> web.Response:
 @routes.get(f"{API}/events/{{id}}")
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
-    return respond(await get_event(services(request), who, request.match_info["id"]))
+    return respond(await get_event(services(request), who, object_id(request, "evt")))

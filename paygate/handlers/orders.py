@@ -8,7 +8,7 @@ from .. import views
 from ..operations import orders as ops
 from ..operations.queries import list_orders
 from ..schemas import OrderCreate
-from .common import API, body, choice, idempotent, list_query, merchant, page, respond, services, text
+from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
 
 routes = web.RouteTableDef()
 
@@ -31,11 +31,11 @@ async def index(request: web.Request) -> web.Response:
 @routes.get(f"{API}/orders/{{id}}")
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
-    return respond(await ops.get_order(services(request), who, request.match_info["id"]))
+    return respond(await ops.get_order(services(request), who, object_id(request, "order")))
 
 
 @routes.get(f"{API}/orders/{{id}}/payments")
 async def order_payments(request: web.Request) -> web.Response:
     who = await merchant(request)
-    items = await ops.order_payments(services(request), who, request.match_info["id"])
+    items = await ops.order_payments(services(request), who, object_id(request, "order"))
     return respond(views.page(items, len(items), len(items), 0))

@@ -8,7 +8,7 @@ from .. import views
 from ..operations import payments as ops
 from ..operations.queries import list_payments
 from ..schemas import CaptureRequest, PaymentCreate
-from .common import API, body, choice, idempotent, list_query, merchant, page, respond, services, text
+from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
 
 routes = web.RouteTableDef()
 
@@ -36,7 +36,7 @@ async def index(request: web.Request) -> web.Response:
 @routes.get(f"{API}/payments/{{id}}")
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
-    return respond(await ops.get_payment(services(request), who, request.match_info["id"]))
+    return respond(await ops.get_payment(services(request), who, object_id(request, "pay")))
 
 
 @routes.post(f"{API}/payments/{{id}}/capture")
@@ -44,4 +44,4 @@ async def capture(request: web.Request) -> web.Response:
     who = await merchant(request)
     capture = await body(request, CaptureRequest)
     return await idempotent(request, who, 200, lambda receipt: ops.capture_payment(
-        services(request), who, request.match_info["id"], capture, receipt))
+        services(request), who, object_id(request, "pay"), capture, receipt))

@@ -8,7 +8,7 @@ from .. import views
 from ..operations import refunds as ops
 from ..operations.queries import list_refunds
 from ..schemas import RefundCreate
-from .common import API, body, choice, idempotent, list_query, merchant, page, respond, services, text
+from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
 
 routes = web.RouteTableDef()
 
@@ -18,13 +18,13 @@ async def create(request: web.Request) -> web.Response:
     who = await merchant(request)
     refund = await body(request, RefundCreate)
     return await idempotent(request, who, 201, lambda receipt: ops.create_refund(
-        services(request), who, request.match_info["id"], refund, receipt))
+        services(request), who, object_id(request, "pay"), refund, receipt))
 
 
 @routes.get(f"{API}/payments/{{id}}/refunds")
 async def for_payment(request: web.Request) -> web.Response:
     who = await merchant(request)
-    items = await ops.payment_refunds(services(request), who, request.match_info["id"])
+    items = await ops.payment_refunds(services(request), who, object_id(request, "pay"))
     return respond(views.page(items, len(items), len(items), 0))
 
 
@@ -39,4 +39,4 @@ async def index(request: web.Request) -> web.Response:
 @routes.get(f"{API}/refunds/{{id}}")
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
-    return respond(await ops.get_refund(services(request), who, request.match_info["id"]))
+    return respond(await ops.get_refund(services(request), who, object_id(request, "rfnd")))
