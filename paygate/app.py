@@ -9,7 +9,7 @@ from .broker import create_redis
 from .config import Config
 from .crypto import SecretBox
 from .db import create_pool
-from .handlers import events, health, orders, payments, refunds, testing
+from .handlers import events, health, orders, payments, refunds, testing, webhooks
 from .middleware import error_middleware, request_id_middleware
 from .queue import Dispatcher
 from .services import Services, build_processor
@@ -63,6 +63,6 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     if workers:
         app.cleanup_ctx.append(_workers)
     if http:
-        for area in (health, orders, payments, refunds, events, testing):
+        for area in (health, orders, payments, refunds, events, webhooks, testing):
             app.add_routes(area.routes)
     return app

@@ -165,6 +165,7 @@ NO_WORKER = click.option("--no-worker", is_flag=True, help="Serve HTTP only; run
 def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: bool) -> None:
     """Serve the API, checkout and dashboard (with workers and the scheduler unless --no-worker)."""
     config = _config(ctx, overrides={"server.host": host, "server.port": port})
+    _require_master_key(config)
     _serve(config, config.server.host, config.server.port, workers=not no_worker)
 
 
@@ -173,7 +174,19 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: boo
 def worker(ctx: click.Context) -> None:
     """Process queued payments and run the scheduler, without HTTP, until SIGINT or SIGTERM."""
     config = _config(ctx)
+    _require_master_key(config)
     _run(_work(config))
+
+
+def _require_master_key(config: Config) -> None:
+    """Webhook secrets are sealed under the master key; outside paygate dev there is no default."""
+    if not config.security.master_key:
+        raise BadConfig("security.master_key: required; generate one with "
+                        "python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'")
+    try:
+        crypto.SecretBox(config.security.master_key)
+    except crypto.MasterKeyError as exc:
+        raise BadConfig(str(exc)) from None
 
 
 async def _work(config: Config) -> None:
@@ -190,7 +203,12 @@ async def _work(config: Config) -> None:
         await runner.cleanup()  # running jobs finish before the process exits
 
 
-DEV_DEFAULTS = {"processor.delay_min": 1.0, "processor.delay_max": 3.0}
+DEV_DEFAULTS = {
+    "processor.delay_min": 1.0,
+    "processor.delay_max": 3.0,
+    "webhooks.retry_schedule": [5.0, 10.0, 15.0, 20.0],
+    "webhooks.allow_private_targets": True,
+}
 
 
 @main.command()

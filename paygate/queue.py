@@ -11,7 +11,8 @@ log = logging.getLogger("paygate.queue")
 
 PAYMENTS = "payments"
 REFUNDS = "refunds"
-QUEUE_NAMES = (PAYMENTS, REFUNDS)
+WEBHOOKS = "webhooks"
+QUEUE_NAMES = (PAYMENTS, REFUNDS, WEBHOOKS)
 
 JOB_OPTIONS = {
     # Transient failures (Postgres restarting, say) are retried by bullmq; anything left
@@ -21,6 +22,8 @@ JOB_OPTIONS = {
     "removeOnComplete": {"age": 24 * 3600, "count": 10_000},
     "removeOnFail": {"age": 7 * 24 * 3600},
 }
+# A webhook job is one attempt (its id names the attempt); Postgres keeps the history, so Redis need not.
+WEBHOOK_JOB_OPTIONS = {"removeOnComplete": True, "removeOnFail": True}
 
 
 class Dispatcher:
@@ -29,9 +32,10 @@ class Dispatcher:
     def __init__(self, redis_url: str):
         self.queues = {name: Queue(name, {"connection": redis_url}) for name in QUEUE_NAMES}
 
-    async def enqueue(self, queue: str, object_id: str) -> bool:
+    async def enqueue(self, queue: str, object_id: str, job_id: str | None = None) -> bool:
+        options = WEBHOOK_JOB_OPTIONS if queue == WEBHOOKS else JOB_OPTIONS
         try:
-            await self.queues[queue].add(queue, {"id": object_id}, {**JOB_OPTIONS, "jobId": object_id})
+            await self.queues[queue].add(queue, {"id": object_id}, {**options, "jobId": job_id or object_id})
             return True
         except (RedisError, OSError) as exc:
             log.warning("could not enqueue %s %s (the scheduler will): %s", queue, object_id, exc)

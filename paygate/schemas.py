@@ -122,3 +122,13 @@ def parse(model: type[Model], raw: bytes) -> Model:
 class RefundCreate(Body):
     amount: int | None = None
     reason: str | None = Field(default=None, max_length=255)
+
+
+class EndpointUpdate(Body):
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    webhook_enabled: bool | None = None
+
+
+class RecoverRequest(Body):
+    since: str
+    until: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 
@@ -96,6 +97,59 @@ def event(row: dict) -> dict:
         "data": row["payload"],
         "created_at": iso(row["created_at"]),
     }
+
+
+def mask_secret(secret: str) -> str:
+    return "whsec_…" + secret[-4:]
+
+
+def merchant(row: dict, webhook_secret: str) -> dict:
+    return {
+        "id": row["id"],
+        "entity": "merchant",
+        "name": row["name"],
+        "email": row["email"],
+        "api_key": row["api_key"],
+        "webhook_url": row["webhook_url"],
+        "webhook_secret": mask_secret(webhook_secret),
+        "webhook_enabled": row["webhook_enabled"],
+        "webhook_disabled_reason": row["webhook_disabled_reason"],
+        "created_at": iso(row["created_at"]),
+    }
+
+
+def attempt(row: dict) -> dict:
+    return {
+        "number": row["number"],
+        "trigger": row["trigger"],
+        "status_code": row["status_code"],
+        "response_body": row["response_body"],
+        "error": row["error"],
+        "duration_ms": row["duration_ms"],
+        "created_at": iso(row["created_at"]),
+    }
+
+
+def delivery(row: dict, attempts: list[dict] | None = None) -> dict:
+    shaped = {
+        "id": row["id"],
+        "entity": "webhook_delivery",
+        "event": row["event"],
+        "event_id": row["event_id"],
+        "url": row["url"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "next_retry_at": iso(row["next_retry_at"]),
+        "last_attempt_at": iso(row["last_attempt_at"]),
+        "response_code": row["response_code"],
+        "response_body": row["response_body"],
+        "payload": json.loads(row["payload"]),
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+    if attempts is not None:
+        shaped["attempt_history"] = [attempt(a) for a in attempts]
+    return shaped
 
 
 def page(items: list[dict], total: int, limit: int, offset: int) -> dict:

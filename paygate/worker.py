@@ -12,13 +12,17 @@ import logging
 import os
 import socket
 
+import aiopg
 from bullmq import Worker
 
 from . import idempotency
+from .operations import webhooks as webhook_ops
 from .operations.processing import process_payment, process_refund, release_expired_authorizations
-from .queue import PAYMENTS, REFUNDS
+from .queue import PAYMENTS, REFUNDS, WEBHOOKS
 from .services import Services
 from .storage import payments, refunds
+from .storage.webhooks import NOTIFY_CHANNEL
+from .webhooks.delivery import new_session
 
 log = logging.getLogger("paygate.worker")
 
@@ -27,10 +31,15 @@ class WorkerRole:
     def __init__(self, services: Services):
         self.services = services
         self.workers: list[Worker] = []
-        self._scheduler: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        hooks = services.config.webhooks
+        self.limiter = webhook_ops.EndpointLimiter(hooks.per_endpoint_concurrency)
+        self.session = None
 
     async def start(self) -> None:
         config = self.services.config
+        hooks = config.webhooks
+        self.session = new_session(hooks.allow_private_targets, hooks.per_endpoint_concurrency)
         options = {
             "connection": config.redis.url,
             "concurrency": config.worker.concurrency,
@@ -39,8 +48,12 @@ class WorkerRole:
         self.workers = [
             Worker(PAYMENTS, self._payment_job, options),
             Worker(REFUNDS, self._refund_job, options),
+            Worker(WEBHOOKS, self._webhook_job, {**options, "concurrency": config.worker.webhook_concurrency}),
         ]
-        self._scheduler = asyncio.create_task(self._schedule(), name="paygate-scheduler")
+        self._tasks = [
+            asyncio.create_task(self._schedule(), name="paygate-scheduler"),
+            asyncio.create_task(self._listen(), name="paygate-webhook-listener"),
+        ]
 
     async def _payment_job(self, job, token) -> str:
         return await process_payment(self.services, job.data["id"])
@@ -48,21 +61,29 @@ class WorkerRole:
     async def _refund_job(self, job, token) -> str:
         return await process_refund(self.services, job.data["id"])
 
+    async def _webhook_job(self, job, token) -> str:
+        try:
+            return await webhook_ops.deliver(self.services, self.session, self.limiter, job.data["id"])
+        except Exception:
+            # The delivery stays pending in Postgres and the scheduler enqueues it again.
+            log.exception("webhook delivery %s failed before its attempt was recorded", job.data["id"])
+            return "error"
+
     async def _schedule(self) -> None:
         interval = self.services.config.scheduler.interval
         while True:
             try:
                 await self.run_scheduler_once()
-            except asyncio.CancelledError:
-                raise
             except Exception:  # the scheduler must outlive a passing Postgres or Redis outage
                 log.exception("scheduler pass failed; trying again in %ss", interval)
             await asyncio.sleep(interval)
 
     async def run_scheduler_once(self) -> dict[str, int]:
-        """One pass: requeue work whose job was lost, release expired authorizations, purge old keys."""
+        """One pass: enqueue due webhooks, requeue work whose job was lost, release expired authorizations,
+        purge old idempotency keys."""
         services = self.services
         stuck_after = services.config.payments.stuck_after
+        webhooks_due = await webhook_ops.enqueue_due(services)
         async with services.pool.acquire() as conn, conn.cursor() as cur:
             stuck = [(PAYMENTS, i) for i in await payments.unfinished_before(cur, stuck_after)]
             stuck += [(REFUNDS, i) for i in await refunds.unfinished_before(cur, stuck_after)]
@@ -71,14 +92,34 @@ class WorkerRole:
             requeued += await services.dispatcher.requeue(queue, object_id)
         released = await release_expired_authorizations(services)
         purged = await idempotency.purge_expired(services)
-        return {"requeued": requeued, "released": released, "purged_keys": purged}
+        return {"webhooks_due": webhooks_due, "requeued": requeued, "released": released, "purged_keys": purged}
+
+    async def _listen(self) -> None:
+        """New deliveries are announced by NOTIFY on commit; enqueue them at once instead of at the next pass."""
+        while True:
+            try:
+                async with aiopg.connect(self.services.config.database.url) as conn:
+                    async with conn.cursor() as cur:
+                        await cur.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while True:
+                        message = await conn.notifies.get()
+                        delivery_id, _, attempts = message.payload.partition(" ")
+                        await webhook_ops.enqueue(self.services, [{"id": delivery_id, "attempts": int(attempts)}])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the scheduler still finds every due delivery meanwhile
+                log.warning("webhook listener lost its connection (%s); reconnecting", exc)
+                await asyncio.sleep(1)
 
     async def close(self) -> None:
-        """Stop taking jobs, let running ones finish, stop the scheduler."""
-        if self._scheduler:
-            self._scheduler.cancel()
+        """Stop taking jobs, let running ones finish, stop the scheduler and the listener."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             try:
-                await self._scheduler
+                await task
             except asyncio.CancelledError:
                 pass
         await asyncio.gather(*(w.close() for w in self.workers))
+        if self.session is not None:
+            await self.session.close()

@@ -131,6 +131,10 @@ CREATE TABLE webhook_logs (
     last_attempt_at  timestamptz,
     response_code    integer,
     response_body    text,
+    -- the next attempt was asked for by hand (API, CLI or dashboard)
+    manual_retry     boolean NOT NULL DEFAULT false,
+    -- held by the worker sending it; no second worker sends it meanwhile, even if its job is enqueued twice
+    locked_until     timestamptz,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT webhook_logs_pending_has_due CHECK (status <> 'pending' OR next_retry_at IS NOT NULL)

@@ -268,3 +268,21 @@ async def other_merchant(pool) -> dict:
     created = await create_merchant(pool, SecretBox(MASTER_KEY), "Other Shop", "other@example.com")
     created["headers"] = {"X-Api-Key": created["api_key"], "X-Api-Secret": created["api_secret"]}
     return created
+
+
+@pytest.fixture
+async def receiver():
+    """A real local HTTP receiver; set ``receiver.answer`` to script its answers."""
+    from .receiver import Receiver
+
+    started = await Receiver().start()
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+async def hooks_client(aiohttp_client, make_app):
+    """The API with workers, loopback webhook targets allowed, the seed's test schedule and a quick scheduler."""
+    return await aiohttp_client(make_app(
+        workers=True, webhooks__allow_private_targets=True, webhooks__retry_schedule=[5.0, 10.0, 15.0, 20.0],
+        scheduler__interval=0.2, webhooks__timeout=2.0))

@@ -6,7 +6,7 @@ from .. import views
 from ..db import cursor
 from ..errors import NotFound
 from ..services import Services
-from ..storage import events, orders, payments, refunds
+from ..storage import events, orders, payments, refunds, webhooks
 
 
 async def list_orders(services: Services, merchant: dict, params: dict) -> tuple[list[dict], int]:
@@ -22,6 +22,11 @@ async def list_payments(services: Services, merchant: dict, params: dict) -> tup
 async def list_refunds(services: Services, merchant: dict, params: dict) -> tuple[list[dict], int]:
     async with cursor(services.pool) as cur:
         return await refunds.list_page(cur, merchant["id"], **params)
+
+
+async def list_deliveries(services: Services, merchant: dict, params: dict) -> tuple[list[dict], int]:
+    async with cursor(services.pool) as cur:
+        return await webhooks.list_page(cur, merchant["id"], **params)
 
 
 async def list_events(services: Services, merchant: dict, params: dict) -> tuple[list[dict], int]:

@@ -26,3 +26,25 @@ async def insert_if_absent(cur: Cursor, merchant: dict) -> bool:
         merchant,
     )
     return row is not None
+
+
+async def update_endpoint(cur: Cursor, merchant_id: str, url: str | None, enabled: bool) -> dict:
+    return await fetch_one(
+        cur,
+        """UPDATE merchants SET webhook_url = %s, webhook_enabled = %s,
+                  webhook_disabled_reason = CASE WHEN %s THEN NULL ELSE webhook_disabled_reason END,
+                  updated_at = now()
+           WHERE id = %s RETURNING *""",
+        (url, enabled, enabled, merchant_id),
+    )
+
+
+async def rotate_webhook_secret(cur: Cursor, merchant_id: str, sealed: str, overlap: float) -> dict:
+    """The current secret becomes the previous one, honoured for ``overlap`` seconds."""
+    return await fetch_one(
+        cur,
+        """UPDATE merchants SET webhook_secret_prev_enc = webhook_secret_enc, webhook_secret_enc = %s,
+                  webhook_secret_prev_until = now() + make_interval(secs => %s), updated_at = now()
+           WHERE id = %s RETURNING *""",
+        (sealed, overlap, merchant_id),
+    )
