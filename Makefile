@@ -6,7 +6,9 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?=
 
-.PHONY: run test lint wheel clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint wheel clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +25,17 @@ $(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/paygate dev
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (playwright cannot download its own browser here).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else SUDO=none; fi; \
+		if [ "$$SUDO" = none ]; then echo "warning: $(CHROMIUM) is missing and cannot be installed; browser tests will fail"; \
+		else echo "installing Debian's chromium for the browser tests"; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check paygate tests
