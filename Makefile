@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint wheel clean chromium
+.PHONY: run test lint wheel clean chromium bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ chromium:
 		else echo "installing Debian's chromium for the browser tests"; \
 			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; fi; \
 	fi
+
+# Benchmarks are separate from the tests: a real paygate serve on embedded Postgres and Redis,
+# figures printed beside their targets and written to bench/results.json (--quick: about a minute).
+BENCH_ARGS ?=
+bench: $(RUN_STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check paygate tests

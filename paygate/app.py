@@ -9,9 +9,10 @@ from .broker import create_redis
 from .config import Config
 from .crypto import SecretBox
 from .db import create_pool
-from .handlers import events, health, orders, payments, refunds, testing, webhooks
+from .handlers import checkout, docs, events, health, orders, payments, refunds, testing, webhooks
 from .middleware import error_middleware, request_id_middleware
 from .queue import Dispatcher
+from .ratelimit import RateLimiter
 from .services import Services, build_processor
 from .worker import WorkerRole
 
@@ -55,14 +56,16 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     routes, for ``paygate worker``.
     """
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware],
+        middlewares=[request_id_middleware, error_middleware, checkout.public_api],
         client_max_size=MAX_BODY,
     )
     app[appkeys.CONFIG] = config
+    app[appkeys.RATE_LIMITER] = RateLimiter(config.redis.url, {
+        "checkout": config.checkout.rate_limit, "checkout-status": config.checkout.status_rate_limit})
     app.cleanup_ctx.extend([_postgres, _redis, _services])
     if workers:
         app.cleanup_ctx.append(_workers)
     if http:
-        for area in (health, orders, payments, refunds, events, webhooks, testing):
+        for area in (health, orders, payments, refunds, events, webhooks, checkout, testing, docs):
             app.add_routes(area.routes)
     return app

@@ -18,6 +18,7 @@ DB = web.AppKey("db", aiopg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
 SERVICES = web.AppKey("services", "Services")
 WORKERS = web.AppKey("workers", "WorkerRole")
+RATE_LIMITER = web.AppKey("rate_limiter", "RateLimiter")
 
 # per-request
 REQUEST_ID = web.RequestKey("request_id", str)

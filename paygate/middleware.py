@@ -55,7 +55,8 @@ async def error_middleware(request: web.Request, handler):
             raise
         code = HTTP_CODES.get(exc.status, "BAD_REQUEST_ERROR" if exc.status < 500 else "SERVER_ERROR")
         description = exc.reason if exc.status != 413 else "request body is larger than 1 MiB"
-        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        kept = ("allow", "access-control-")  # what a client needs from aiohttp's own errors
+        headers = {k: v for k, v in exc.headers.items() if k.lower().startswith(kept)}
         return error_response(request, exc.status, {"code": code, "description": description}, headers)
     except Exception:
         log.exception("unhandled error on %s %s (request %s)", request.method, request.path, request.get(REQUEST_ID))

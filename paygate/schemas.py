@@ -47,6 +47,14 @@ class PaymentCreate(Body):
     currency: str | None = None
 
 
+class CheckoutPaymentCreate(PaymentCreate):
+    """The hosted page's payment: the public key instead of the secret, and no amount or currency to choose."""
+
+    key: str = Field(max_length=255)
+    amount: None = None
+    currency: None = None
+
+
 class CaptureRequest(Body):
     amount: int | None = None
 

@@ -25,6 +25,7 @@ async def seed_test_merchant(pool: aiopg.Pool, box: crypto.SecretBox) -> dict:
             "email": TEST_MERCHANT["email"],
             "api_key": TEST_MERCHANT["api_key"],
             "api_secret_hash": crypto.hash_secret(TEST_MERCHANT["api_secret"]),
+            "api_secret_enc": box.seal(TEST_MERCHANT["api_secret"]),
             "webhook_url": None,
             "webhook_secret_enc": box.seal(crypto.new_webhook_secret()),
         })

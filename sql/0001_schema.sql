@@ -7,8 +7,11 @@ CREATE TABLE merchants (
     name                       text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     email                      text NOT NULL UNIQUE,
     api_key                    text NOT NULL UNIQUE,
-    -- sha256 hex of the API secret; the secret itself is never stored.
+    -- sha256 hex of the API secret, for authentication
     api_secret_hash            text NOT NULL,
+    -- the API secret sealed (AES-GCM under the master key): checkout signs its answers with it, as
+    -- HMAC-SHA256(secret, order_id|payment_id), which the merchant's server verifies
+    api_secret_enc             text NOT NULL,
     webhook_url                text,
     -- AES-GCM under the master key (base64 of nonce || ciphertext).
     webhook_secret_enc         text,

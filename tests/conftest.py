@@ -23,6 +23,7 @@ from paygate import config as config_mod
 from paygate import migrations
 from paygate.app import create_app
 from paygate.db import create_pool
+from paygate.openapi import make_validating_middleware
 from paygate.seed import seed_test_merchant
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,12 +116,21 @@ async def pool(config):
 
 @pytest.fixture
 def make_app(config):
-    """Build the real application; tests may override settings: make_app(processor__success_rate=0.5)."""
+    """Build the real application; tests may override settings: make_app(processor__success_rate=0.5).
+
+    Every answer of an app built here is checked against the OpenAPI document (outermost, so as clients
+    see it); the test fails at teardown, listing them, if any disagreed.
+    """
+    violations: list[str] = []
 
     def make(workers: bool = False, **overrides):
-        return create_app(config.replace(**overrides) if overrides else config, workers=workers)
+        app = create_app(config.replace(**overrides) if overrides else config, workers=workers)
+        app.middlewares.insert(0, make_validating_middleware(violations))
+        return app
 
-    return make
+    yield make
+    if violations:
+        pytest.fail("answers that disagree with the OpenAPI document:\n" + "\n".join(violations), pytrace=False)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ async def create_merchant(pool: aiopg.Pool, box: crypto.SecretBox, name: str, em
             "email": email,
             "api_key": api_key,
             "api_secret_hash": crypto.hash_secret(api_secret),
+            "api_secret_enc": box.seal(api_secret),
             "webhook_url": webhook_url,
             "webhook_secret_enc": box.seal(webhook_secret),
         })

@@ -18,9 +18,10 @@ async def insert_if_absent(cur: Cursor, merchant: dict) -> bool:
     """Insert unless a merchant with this api_key or email exists; True when inserted."""
     row = await fetch_one(
         cur,
-        """INSERT INTO merchants (id, name, email, api_key, api_secret_hash, webhook_url, webhook_secret_enc)
-           VALUES (%(id)s, %(name)s, %(email)s, %(api_key)s, %(api_secret_hash)s, %(webhook_url)s,
-                   %(webhook_secret_enc)s)
+        """INSERT INTO merchants (id, name, email, api_key, api_secret_hash, api_secret_enc, webhook_url,
+                                  webhook_secret_enc)
+           VALUES (%(id)s, %(name)s, %(email)s, %(api_key)s, %(api_secret_hash)s, %(api_secret_enc)s,
+                   %(webhook_url)s, %(webhook_secret_enc)s)
            ON CONFLICT DO NOTHING
            RETURNING id""",
         merchant,

@@ -10,7 +10,7 @@ from .. import __version__
 
 
 def seed_signature(secret: str, body: bytes) -> str:
-    """The seed's scheme: hex HMAC-SHA256 of the raw body, keyed by the secret string."""
+    """The seed's scheme: hex HMAC-SHA256 of the raw body, keyed by the secret string (paygate.verify checks it)."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
