@@ -284,3 +284,7 @@ def _print_banner(host: str, port: int, merchant: dict) -> None:
 @main.group()
 def webhooks() -> None:
     """Operate webhook deliveries."""
+
+
+# Last, because they use the helpers above: importing the module registers `webhooks list|retry|listen` and `trigger`.
+from . import cli_webhooks  # noqa: E402, F401

@@ -1,0 +1,165 @@
+"""A local webhook endpoint for developers: verify paygate's signatures, show each event, optionally pass it on."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import os
+import random
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiohttp
+from aiohttp import web
+
+from .errors import StartupError
+from .webhooks import signing
+
+# Headers that belong to one hop; aiohttp sets its own for the forwarded request.
+HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
+FORWARD_TIMEOUT = 10.0
+
+
+@dataclass
+class Arrival:
+    """One request as the listener saw it, for the printer."""
+
+    at: datetime
+    path: str
+    event: str
+    object_id: str | None
+    seed_signature: str  # valid | invalid | absent | unchecked
+    standard_signature: str
+    status: int
+    forwarded: str | None = None  # the onward answer ("200") or why it failed
+
+
+Printer = Callable[[Arrival], None]
+SESSION = web.AppKey("forward_session", aiohttp.ClientSession)
+
+
+def check_secret(secret: str) -> str:
+    """A webhook secret as paygate issues it: ``whsec_`` + base64; ValueError otherwise."""
+    if not secret.startswith("whsec_"):
+        raise ValueError("must be the merchant's webhook secret, starting with whsec_")
+    try:
+        base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the part after whsec_ is not valid base64") from None
+    return secret
+
+
+def seed_verdict(secret: str | None, body: bytes, headers) -> str:
+    """X-Webhook-Signature: hex HMAC-SHA256 of the raw body keyed by the secret string.
+
+    During a secret rotation X-Webhook-Signature-Previous carries the old secret's; either will do.
+    """
+    if secret is None:
+        return "unchecked"
+    found = [headers[h].strip() for h in ("X-Webhook-Signature", "X-Webhook-Signature-Previous") if h in headers]
+    if not found:
+        return "absent"
+    expected = signing.seed_signature(secret, body)
+    return "valid" if any(hmac.compare_digest(expected, f) for f in found) else "invalid"
+
+
+def standard_verdict(secret: str | None, body: bytes, headers) -> str:
+    """Standard Webhooks: any ``v1,<base64>`` entry of webhook-signature over "id.timestamp.body" will do."""
+    if secret is None:
+        return "unchecked"
+    header = headers.get("webhook-signature")
+    if header is None:
+        return "absent"
+    message_id, timestamp = headers.get("webhook-id"), headers.get("webhook-timestamp", "")
+    if message_id is None or not timestamp.isdigit():
+        return "invalid"
+    expected = signing.standard_signature(secret, message_id, int(timestamp), body)
+    entries = header.split()
+    return "valid" if any(hmac.compare_digest(expected, entry) for entry in entries) else "invalid"
+
+
+def describe(body: bytes) -> tuple[str, str | None]:
+    """The event type and the id of the object it is about, from paygate's webhook body."""
+    try:
+        payload = json.loads(body)
+        event, data = str(payload["event"]), payload.get("data") or {}
+    except (ValueError, UnicodeDecodeError, TypeError, KeyError):
+        return "(not a paygate event)", None
+    # "refund.processed" is about data["refund"]; otherwise the first object in data.
+    named = data.get(event.split(".")[0]) if isinstance(data, dict) else None
+    candidates = [named, *(data.values() if isinstance(data, dict) else [])]
+    for candidate in candidates:
+        if isinstance(candidate, dict) and "id" in candidate:
+            return event, str(candidate["id"])
+    return event, None
+
+
+async def _forward(session: aiohttp.ClientSession, url: str, body: bytes, headers) -> str:
+    onward = {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
+    try:
+        async with session.post(url, data=body, headers=onward, allow_redirects=False) as resp:
+            await resp.read()
+            return str(resp.status)
+    except TimeoutError:
+        return f"timed out after {FORWARD_TIMEOUT:g}s"
+    except aiohttp.ClientError as exc:
+        return f"failed: {exc}"
+
+
+def create_listener_app(secret: str | None, fail_rate: float, forward_to: str | None,
+                        printer: Printer) -> web.Application:
+    """Accept POST on any path: 400 for a present but wrong signature, 500 with probability ``fail_rate``."""
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        seed = seed_verdict(secret, body, request.headers)
+        standard = standard_verdict(secret, body, request.headers)
+        event, object_id = describe(body)
+        forwarded = None
+        if "invalid" in (seed, standard):
+            status = 400
+        elif random.random() < fail_rate:  # a deliberately flaky endpoint, to watch paygate retry
+            status = 500
+        else:
+            status = 200
+            if forward_to:
+                forwarded = await _forward(request.app[SESSION], forward_to, body, request.headers)
+        printer(Arrival(datetime.now(), request.path, event, object_id, seed, standard, status, forwarded))
+        text = {200: "ok", 400: "invalid signature", 500: "failing on purpose (--fail-rate)"}[status]
+        return web.Response(status=status, text=text)
+
+    async def session(app: web.Application):
+        app[SESSION] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT))
+        yield
+        await app[SESSION].close()
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", handle)
+    if forward_to:
+        app.cleanup_ctx.append(session)
+    return app
+
+
+async def run(app: web.Application, host: str, port: int, on_ready: Callable[[], None]) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM; a port that cannot be bound is a StartupError."""
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+        on_ready()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
