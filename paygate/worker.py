@@ -44,6 +44,8 @@ class WorkerRole:
             "connection": config.redis.url,
             "concurrency": config.worker.concurrency,
             "name": f"{socket.gethostname()}-{os.getpid()}",
+            # How long an idle worker blocks on Redis; shorter makes shutdown prompt.
+            "drainDelay": 1,
         }
         self.workers = [
             Worker(PAYMENTS, self._payment_job, options),

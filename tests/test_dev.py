@@ -37,7 +37,7 @@ async def test_dev_serves_the_test_merchant_and_stops_cleanly(tmp_path, paygate_
     assert (data_dir / "master.key").exists()
 
     dev.signal(signum)
-    assert dev.wait(30) == 0, dev.output()
+    assert dev.wait(60) == 0, dev.output()
     assert _processes_using(data_dir) == []
 
     # The data is reused on the next start: the same merchant, not created again.
@@ -47,5 +47,5 @@ async def test_dev_serves_the_test_merchant_and_stops_cleanly(tmp_path, paygate_
     async with aiohttp.ClientSession() as session, session.get(f"{again.base_url}/healthz") as resp:
         assert resp.status == 200
     again.signal(signal.SIGINT)
-    assert again.wait(30) == 0
+    assert again.wait(60) == 0
     assert _processes_using(data_dir) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from .. import states, views
-from ..db import transaction
+from ..db import cursor, transaction
 from ..processors import Outcome
 from ..services import Services
 from ..storage import events, orders, payments, refunds
@@ -23,7 +23,7 @@ async def process_payment(services: Services, payment_id: str) -> str:
     answer the same payment id with the same outcome.
     """
     async with transaction(services.pool) as cur:
-        row = await payments.lock_by_id(cur, payment_id)
+        row = await payments.by_id(cur, payment_id, lock=True)
         if row is None:
             log.warning("job for unknown payment %s ignored", payment_id)
             return "unknown"
@@ -36,7 +36,7 @@ async def process_payment(services: Services, payment_id: str) -> str:
     outcome = await services.processor.authorize(row["id"], row["processor_token"], row["amount"], row["currency"])
 
     async with transaction(services.pool) as cur:
-        row = await payments.lock_by_id(cur, payment_id)
+        row = await payments.by_id(cur, payment_id, lock=True)
         if row["status"] != "processing":
             return row["status"]  # another worker recorded the outcome first
         order = await orders.get(cur, row["merchant_id"], row["order_id"], lock=True)
@@ -62,23 +62,23 @@ async def process_payment(services: Services, payment_id: str) -> str:
 
 async def process_refund(services: Services, refund_id: str) -> str:
     """Ask the processor to pay a pending refund back; record processed, or failed with the amount given back."""
-    async with transaction(services.pool) as cur:
-        refund = await refunds.lock_by_id(cur, refund_id)
+    async with cursor(services.pool) as cur:
+        refund = await refunds.by_id(cur, refund_id)
         if refund is None or states.is_final("refund", refund["status"]):
             return refund["status"] if refund else "unknown"
-        payment = await payments.lock_by_id(cur, refund["payment_id"])
+        payment = await payments.by_id(cur, refund["payment_id"])
 
     outcome = await services.processor.refund(refund["id"], payment["processor_token"], refund["amount"],
                                               refund["currency"])
 
     async with transaction(services.pool) as cur:
-        refund = await refunds.lock_by_id(cur, refund_id)
+        refund = await refunds.by_id(cur, refund_id, lock=True)
         if states.is_final("refund", refund["status"]):
             return refund["status"]
         if outcome.approved:
             states.transition("refund", "pending", "processed")
             refund = await refunds.record_processed(cur, refund_id)
-            payment = await payments.lock_by_id(cur, refund["payment_id"])
+            payment = await payments.by_id(cur, refund["payment_id"], lock=True)
             event = "refund.processed"
         else:
             states.transition("refund", "pending", "failed")

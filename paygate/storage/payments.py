@@ -21,9 +21,10 @@ async def get(cur: Cursor, merchant_id: str, payment_id: str, *, lock: bool = Fa
     )
 
 
-async def lock_by_id(cur: Cursor, payment_id: str) -> dict | None:
+async def by_id(cur: Cursor, payment_id: str, *, lock: bool = False) -> dict | None:
     """For workers, which act for whichever merchant owns the payment."""
-    return await fetch_one(cur, "SELECT * FROM payments WHERE id = %s FOR UPDATE", (payment_id,))
+    return await fetch_one(cur, "SELECT * FROM payments WHERE id = %s" + (" FOR UPDATE" if lock else ""),
+                           (payment_id,))
 
 
 async def set_status(cur: Cursor, payment_id: str, status: str) -> dict:
