@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from bullmq import Queue
 from redis.exceptions import RedisError
 
 log = logging.getLogger("paygate.queue")
+
+ENQUEUE_TIMEOUT = 2.0  # seconds; Postgres holds the work, so giving up here loses nothing
 
 PAYMENTS = "payments"
 REFUNDS = "refunds"
@@ -35,10 +38,12 @@ class Dispatcher:
     async def enqueue(self, queue: str, object_id: str, job_id: str | None = None) -> bool:
         options = WEBHOOK_JOB_OPTIONS if queue == WEBHOOKS else JOB_OPTIONS
         try:
-            await self.queues[queue].add(queue, {"id": object_id}, {**options, "jobId": job_id or object_id})
+            # bullmq retries a lost connection for a long time; the request must not wait for it.
+            async with asyncio.timeout(ENQUEUE_TIMEOUT):
+                await self.queues[queue].add(queue, {"id": object_id}, {**options, "jobId": job_id or object_id})
             return True
-        except (RedisError, OSError) as exc:
-            log.warning("could not enqueue %s %s (the scheduler will): %s", queue, object_id, exc)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("could not enqueue %s %s (the scheduler will): %s", queue, object_id, exc or "timed out")
             return False
 
     async def requeue(self, queue: str, object_id: str) -> bool:

@@ -32,6 +32,7 @@ class WorkerRole:
         self.services = services
         self.workers: list[Worker] = []
         self._tasks: list[asyncio.Task] = []
+        self._stopping = asyncio.Event()
         hooks = services.config.webhooks
         self.limiter = webhook_ops.EndpointLimiter(hooks.per_endpoint_concurrency)
         self.session = None
@@ -73,12 +74,16 @@ class WorkerRole:
 
     async def _schedule(self) -> None:
         interval = self.services.config.scheduler.interval
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.run_scheduler_once()
             except Exception:  # the scheduler must outlive a passing Postgres or Redis outage
                 log.exception("scheduler pass failed; trying again in %ss", interval)
-            await asyncio.sleep(interval)
+            try:
+                async with asyncio.timeout(interval):
+                    await self._stopping.wait()
+            except TimeoutError:
+                pass
 
     async def run_scheduler_once(self) -> dict[str, int]:
         """One pass: enqueue due webhooks, requeue work whose job was lost, release expired authorizations,
@@ -98,12 +103,12 @@ class WorkerRole:
 
     async def _listen(self) -> None:
         """New deliveries are announced by NOTIFY on commit; enqueue them at once instead of at the next pass."""
-        while True:
+        while not self._stopping.is_set():
             try:
                 async with aiopg.connect(self.services.config.database.url) as conn:
                     async with conn.cursor() as cur:
                         await cur.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    while True:
+                    while not self._stopping.is_set():
                         message = await conn.notifies.get()
                         delivery_id, _, attempts = message.payload.partition(" ")
                         await webhook_ops.enqueue(self.services, [{"id": delivery_id, "attempts": int(attempts)}])
@@ -115,13 +120,16 @@ class WorkerRole:
 
     async def close(self) -> None:
         """Stop taking jobs, let running ones finish, stop the scheduler and the listener."""
+        self._stopping.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        _, pending = await asyncio.wait(self._tasks, timeout=5)
+        if pending:
+            # On Python 3.11 a cancel can be swallowed by asyncio.wait_for (which aiopg uses) when the
+            # awaited query finishes at the same moment; the loops see _stopping, and a second cancel ends a wait.
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=5)
         await asyncio.gather(*(w.close() for w in self.workers))
         if self.session is not None:
             await self.session.close()

@@ -133,3 +133,15 @@ async def _worker_count(client, n: int):
 async def _drained(client):
     status = await _jobs_status(client)
     return status if status["pending"] == 0 and status["processing"] == 0 else None
+
+
+async def test_enqueue_gives_up_quickly_when_redis_is_unreachable():
+    """Postgres holds the work; a request must not hang on bullmq's reconnect loop."""
+    from paygate.queue import ENQUEUE_TIMEOUT, PAYMENTS, Dispatcher
+
+    from .conftest import free_port
+
+    dispatcher = Dispatcher(f"redis://127.0.0.1:{free_port()}/0")
+    async with asyncio.timeout(ENQUEUE_TIMEOUT * 10):  # without the bound, bullmq retries for minutes
+        assert await dispatcher.enqueue(PAYMENTS, "pay_unreachable000000") is False
+    await dispatcher.close()
