@@ -68,3 +68,15 @@ async def page(cur: Cursor, table: str, filters: Filters, limit: int, offset: in
     for row in rows:
         del row["total_count"]
     return rows, total
+
+
+async def untouched_since(cur: Cursor, table: str, statuses: tuple[str, ...], seconds: float,
+                          limit: int = 500) -> list[str]:
+    """Ids of rows still in one of ``statuses`` and unchanged for ``seconds``: their job may have been lost."""
+    rows = await fetch_all(
+        cur,
+        f"""SELECT id FROM {table} WHERE status = ANY(%s)
+            AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s""",
+        (list(statuses), seconds, limit),
+    )
+    return [r["id"] for r in rows]

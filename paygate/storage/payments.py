@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..db import Cursor
-from . import Filters, fetch_all, fetch_one, page
+from . import Filters, fetch_all, fetch_one, page, untouched_since
 
 
 async def insert(cur: Cursor, payment: dict) -> dict:
@@ -77,14 +77,7 @@ async def list_page(cur: Cursor, merchant_id: str, *, status=None, method=None, 
 
 
 async def unfinished_before(cur: Cursor, seconds: float, limit: int = 500) -> list[str]:
-    """Payments still pending or processing after ``seconds``: their job may have been lost."""
-    rows = await fetch_all(
-        cur,
-        """SELECT id FROM payments WHERE status IN ('pending', 'processing')
-           AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s""",
-        (seconds, limit),
-    )
-    return [r["id"] for r in rows]
+    return await untouched_since(cur, "payments", ("pending", "processing"), seconds, limit)
 
 
 async def release_expired_authorizations(cur: Cursor, seconds: float, limit: int = 500) -> list[dict]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..db import Cursor
-from . import Filters, fetch_all, fetch_one, page
+from . import Filters, fetch_all, fetch_one, page, untouched_since
 
 
 async def insert(cur: Cursor, refund: dict) -> dict:
@@ -78,10 +78,4 @@ async def list_page(cur: Cursor, merchant_id: str, *, status=None, payment_id=No
 
 
 async def unfinished_before(cur: Cursor, seconds: float, limit: int = 500) -> list[str]:
-    rows = await fetch_all(
-        cur,
-        """SELECT id FROM refunds WHERE status = 'pending'
-           AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s""",
-        (seconds, limit),
-    )
-    return [r["id"] for r in rows]
+    return await untouched_since(cur, "refunds", ("pending",), seconds, limit)
