@@ -10,16 +10,22 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test lint wheel clean chromium bench
 
+# uv installs the dependencies in seconds where pip takes most of a minute, which keeps the
+# first `make run` quick; pip does the same job if uv cannot be had.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+	-$(BIN)/python -m pip install --disable-pip-version-check -q uv
+
+INSTALL = if [ -x $(BIN)/uv ]; then VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv pip install -q -e '$(1)'; \
+	else $(BIN)/python -m pip install --disable-pip-version-check -q -e '$(1)'; fi
 
 # Reinstall when the dependencies change; the package itself is editable.
 $(RUN_STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[embedded]'
+	$(call INSTALL,.[embedded])
 	touch $@
 
 $(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[embedded,dev]'
+	$(call INSTALL,.[embedded,dev])
 	touch $@ $(RUN_STAMP)
 
 run: $(RUN_STAMP)
