@@ -16,16 +16,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	-$(BIN)/python -m pip install --disable-pip-version-check -q uv
 
-INSTALL = if [ -x $(BIN)/uv ]; then VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv pip install -q -e '$(1)'; \
-	else $(BIN)/python -m pip install --disable-pip-version-check -q -e '$(1)'; fi
+# $(INSTALL) '.[extras]': an editable install of the project with those extras.
+INSTALL = install() { if [ -x $(BIN)/uv ]; then VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv pip install -q -e "$$1"; \
+	else $(BIN)/python -m pip install --disable-pip-version-check -q -e "$$1"; fi; }; install
 
 # Reinstall when the dependencies change; the package itself is editable.
 $(RUN_STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(call INSTALL,.[embedded])
+	$(INSTALL) '.[embedded]'
 	touch $@
 
 $(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(call INSTALL,.[embedded,dev])
+	$(INSTALL) '.[embedded,dev]'
 	touch $@ $(RUN_STAMP)
 
 run: $(RUN_STAMP)
