@@ -7,13 +7,11 @@ from aiohttp import web
 from . import appkeys
 from .broker import create_redis
 from .config import Config
-from .crypto import SecretBox
 from .db import create_pool
 from .handlers import checkout, docs, events, health, orders, payments, refunds, testing, webhooks
 from .middleware import error_middleware, request_id_middleware
-from .queue import Dispatcher
 from .ratelimit import RateLimiter
-from .services import Services, build_processor
+from .services import open_services
 from .worker import WorkerRole
 
 MAX_BODY = 1024 * 1024  # 1 MiB; larger bodies get 413
@@ -33,12 +31,9 @@ async def _redis(app: web.Application):
 
 
 async def _services(app: web.Application):
-    config = app[appkeys.CONFIG]
-    dispatcher = Dispatcher(config.redis.url)
-    box = SecretBox(config.security.master_key) if config.security.master_key else None
-    app[appkeys.SERVICES] = Services(config, app[appkeys.DB], dispatcher, build_processor(config), box)
-    yield
-    await dispatcher.close()
+    async with open_services(app[appkeys.CONFIG], app[appkeys.DB]) as services:
+        app[appkeys.SERVICES] = services
+        yield
 
 
 async def _workers(app: web.Application):

@@ -16,16 +16,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import crypto, listen, trigger, views
+from . import listen, trigger, views
 from .broker import create_redis
 from .cli import _config, _pool, _run, console, main, webhooks
 from .config import Config
 from .db import cursor
 from .errors import PaygateError
 from .operations import webhooks as operations
-from .queue import Dispatcher
 from .seed import TEST_MERCHANT
-from .services import Services, build_processor
+from .services import Services, open_services
 from .storage import webhooks as storage
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,15 +34,10 @@ WIDE = 200
 @asynccontextmanager
 async def operator_services(config: Config) -> AsyncIterator[Services]:
     """What the app's operations need, without HTTP or workers: for commands that act and exit."""
-    box = crypto.SecretBox(config.security.master_key) if config.security.master_key else None
     # Fail fast, in one line, when Redis is down: bullmq would otherwise wait for it indefinitely.
     await (await create_redis(config)).aclose()
-    async with _pool(config) as pool:
-        dispatcher = Dispatcher(config.redis.url)
-        try:
-            yield Services(config, pool, dispatcher, build_processor(config), box)
-        finally:
-            await dispatcher.close()
+    async with _pool(config) as pool, open_services(config, pool) as services:
+        yield services
 
 
 def _run_operation(coro: Awaitable) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -24,6 +26,17 @@ class Services:
 
     def today(self) -> date:
         return datetime.now(UTC).date()
+
+
+@asynccontextmanager
+async def open_services(config: Config, pool: aiopg.Pool) -> AsyncIterator[Services]:
+    """Services over an open pool: the queues opened here are closed on leaving."""
+    dispatcher = Dispatcher(config.redis.url)
+    box = SecretBox(config.security.master_key) if config.security.master_key else None
+    try:
+        yield Services(config, pool, dispatcher, build_processor(config), box)
+    finally:
+        await dispatcher.close()
 
 
 def build_processor(config: Config) -> Processor:

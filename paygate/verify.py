@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from .webhooks.signing import seed_signature
+
 
 def checkout_signature(api_secret: str, order_id: str, payment_id: str) -> str:
     """hex HMAC-SHA256(API secret, order_id + "|" + payment_id): what checkout's onSuccess carries."""
@@ -22,5 +24,4 @@ def verify_checkout_signature(api_secret: str, order_id: str, payment_id: str, s
 
 def verify_webhook_signature(webhook_secret: str, raw_body: bytes, signature: str) -> bool:
     """Check the seed's X-Webhook-Signature header against the raw request body."""
-    expected = hmac.new(webhook_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature or "")
+    return hmac.compare_digest(seed_signature(webhook_secret, raw_body), signature or "")
