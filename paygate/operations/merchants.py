@@ -6,7 +6,7 @@ import aiopg
 
 from .. import crypto
 from ..db import transaction
-from ..errors import Conflict
+from ..errors import Conflict, NotFound
 from ..storage import merchants
 
 
@@ -30,3 +30,13 @@ async def create_merchant(pool: aiopg.Pool, box: crypto.SecretBox, name: str, em
         raise Conflict(f"a merchant with email {email} exists", field="email")
     return {"merchant_id": merchant_id, "name": name, "email": email, "api_key": api_key,
             "api_secret": api_secret, "webhook_secret": webhook_secret}
+
+
+async def rotate_api_secret(pool: aiopg.Pool, box: crypto.SecretBox, merchant_id: str) -> dict:
+    """A new API secret, returned this once; the previous one is refused from the moment this commits."""
+    api_secret = crypto.new_api_secret()
+    async with transaction(pool) as cur:
+        row = await merchants.rotate_api_secret(cur, merchant_id, crypto.hash_secret(api_secret), box.seal(api_secret))
+    if row is None:
+        raise NotFound(f"no merchant {merchant_id!r}", field="merchant_id")
+    return {"merchant_id": row["id"], "api_key": row["api_key"], "api_secret": api_secret}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..db import Cursor
-from . import fetch_one
+from . import fetch_all, fetch_one
 
 
 async def by_api_key(cur: Cursor, api_key: str) -> dict | None:
@@ -49,3 +49,17 @@ async def rotate_webhook_secret(cur: Cursor, merchant_id: str, sealed: str, over
            WHERE id = %s RETURNING *""",
         (sealed, overlap, merchant_id),
     )
+
+
+async def rotate_api_secret(cur: Cursor, merchant_id: str, secret_hash: str, sealed: str) -> dict | None:
+    """Replace the API secret at once; the old one stops working with this commit."""
+    return await fetch_one(
+        cur,
+        """UPDATE merchants SET api_secret_hash = %s, api_secret_enc = %s, updated_at = now()
+           WHERE id = %s RETURNING *""",
+        (secret_hash, sealed, merchant_id),
+    )
+
+
+async def all_merchants(cur: Cursor) -> list[dict]:
+    return await fetch_all(cur, "SELECT * FROM merchants ORDER BY created_at, id")
