@@ -146,6 +146,12 @@ class Merchant(Shape):
     created_at: Timestamp
 
 
+class WebhookSecret(Shape):
+    """The webhook signing secret in full."""
+
+    webhook_secret: str = Field(description="whsec_ + base64 of 32 bytes; verify X-Webhook-Signature with it")
+
+
 class RotatedSecret(Merchant):
     """The merchant with its new webhook secret in full, shown this once."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import appkeys
+from . import appkeys, sessions
 from .broker import create_redis
 from .config import Config
 from .db import create_pool
-from .handlers import checkout, docs, events, health, orders, payments, refunds, testing, webhooks
+from .handlers import checkout, dashboard, docs, events, health, orders, payments, refunds, testing, webhooks
 from .middleware import error_middleware, request_id_middleware
 from .ratelimit import RateLimiter
 from .services import open_services
@@ -51,16 +51,18 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     routes, for ``paygate worker``.
     """
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware, checkout.public_api],
+        # the session middleware outside the error one, so that it also saves sessions ended by an error answer
+        middlewares=[request_id_middleware, sessions.middleware(config), error_middleware, checkout.public_api],
         client_max_size=MAX_BODY,
     )
     app[appkeys.CONFIG] = config
     app[appkeys.RATE_LIMITER] = RateLimiter(config.redis.url, {
-        "checkout": config.checkout.rate_limit, "checkout-status": config.checkout.status_rate_limit})
+        "checkout": config.checkout.rate_limit, "checkout-status": config.checkout.status_rate_limit,
+        dashboard.LOGIN: config.dashboard.login_attempts})
     app.cleanup_ctx.extend([_postgres, _redis, _services])
     if workers:
         app.cleanup_ctx.append(_workers)
     if http:
-        for area in (health, orders, payments, refunds, events, webhooks, checkout, testing, docs):
+        for area in (health, orders, payments, refunds, events, webhooks, checkout, testing, docs, dashboard):
             app.add_routes(area.routes)
     return app

@@ -33,6 +33,16 @@ async def authenticate(request: web.Request, pool: aiopg.Pool) -> dict:
     key, secret = _credentials(request)
     if not key or not secret:
         raise Unauthorized("send X-Api-Key and X-Api-Secret headers (or HTTP Basic key:secret)")
+    return await check_credentials(pool, key, secret)
+
+
+def has_credentials(request: web.Request) -> bool:
+    """Whether the request tries API-key auth at all (a dashboard session is used otherwise)."""
+    return any(h in request.headers for h in ("X-Api-Key", "X-Api-Secret", "Authorization"))
+
+
+async def check_credentials(pool: aiopg.Pool, key: str, secret: str) -> dict:
+    """The active merchant with this key and secret; 401 otherwise."""
     if not (key.isprintable() and len(key) <= 255):
         raise Unauthorized("invalid API key or secret")
     async with cursor(pool) as cur:

@@ -10,7 +10,9 @@ import secrets
 import string
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 BASE62 = string.digits + string.ascii_letters
 ID_LENGTH = 16
@@ -41,6 +43,12 @@ def new_api_key(mode: str = "test") -> str:
 def new_webhook_secret() -> str:
     """``whsec_`` + base64 of 32 random bytes (the Standard Webhooks form)."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def derive_key(master_key_b64: str, purpose: str) -> bytes:
+    """A 32-byte key for one ``purpose``, derived from the master key (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"paygate " + purpose.encode()).derive(base64.b64decode(master_key_b64))
 
 
 def new_master_key() -> str:

@@ -35,6 +35,10 @@ class Unauthorized(PaygateError):
     status, code = 401, "AUTHENTICATION_ERROR"
 
 
+class Forbidden(PaygateError):
+    status, code = 403, "FORBIDDEN_ERROR"
+
+
 class NotFound(PaygateError):
     status, code = 404, "NOT_FOUND_ERROR"
 

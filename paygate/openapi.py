@@ -218,6 +218,9 @@ def _ops() -> tuple[Operation, ...]:
                   "A URL that resolves to a private address is refused (INVALID_WEBHOOK_URL).", "Merchant", M,
                   200, a.Merchant, (*BODY, 401), MERCHANT,
                   schemas.EndpointUpdate, {"webhook_url": "https://shop.example/hooks/paygate"}),
+        Operation("GET", f"{API}/merchant/webhook-secret", "revealWebhookSecret", "Reveal the webhook secret",
+                  "The current signing secret in full (GET /merchant masks it).", "Merchant", M,
+                  200, a.WebhookSecret, (401,), {"webhook_secret": "whsec_MfKQ9r4GNy8c1mX0kW6hY3pZ2sT5vB7dJ4eL1aQx8="}),
         Operation("POST", f"{API}/merchant/webhook-secret/rotate", "rotateWebhookSecret", "Rotate the webhook secret",
                   "Answers the new secret in full, this once. Deliveries are signed with both secrets until "
                   "`previous_secret_valid_until`. No request body.", "Merchant", M,
@@ -298,6 +301,9 @@ ERRORS = {
           {"code": "BAD_REQUEST_ERROR", "description": "amount must be an integer", "field": "amount"}),
     401: ("Unauthorized", "Missing or wrong API key and secret.",
           {"code": "AUTHENTICATION_ERROR", "description": "invalid API key or secret"}),
+    403: ("Forbidden", "A request other than GET under a dashboard session, without the session's X-CSRF-Token.",
+          {"code": "CSRF_TOKEN_INVALID", "field": "X-CSRF-Token",
+           "description": "this request needs the session's X-CSRF-Token header"}),
     404: ("NotFound", "No such object for this merchant (or, at checkout, for this key).",
           {"code": "NOT_FOUND_ERROR", "description": f"no payment {PAYMENT_ID}", "field": "id"}),
     409: ("IdempotencyInFlight", "A request with this Idempotency-Key is still running; retry after Retry-After.",
@@ -317,7 +323,7 @@ RETRY_AFTER = (409, 429)
 CORS_HEADER = {"Access-Control-Allow-Origin": {"$ref": "#/components/headers/AccessControlAllowOrigin"}}
 
 SECURITY = {
-    "merchant": [{"ApiKey": [], "ApiSecret": []}, {"BasicAuth": []}],
+    "merchant": [{"ApiKey": [], "ApiSecret": []}, {"BasicAuth": []}, {"DashboardSession": []}],
     "public": [],
     "none": [],
 }
@@ -355,7 +361,8 @@ def _responses(op: Operation) -> dict:
     success = {"description": op.response.__doc__.strip().splitlines()[0] if op.response.__doc__ else "OK",
                "headers": _headers(op, op.status), "content": _json(_ref(op.response), op.example_response)}
     responses = {str(op.status): success}
-    for status in sorted({*op.errors, 500}):
+    writes_by_session = {403} if op.auth == "merchant" and op.method != "GET" else set()
+    for status in sorted({*op.errors, *writes_by_session, 500}):
         if status in ERRORS:
             name = ERRORS[status][0]
             if op.auth == "public" or status in RETRY_AFTER or op.idempotent:
@@ -416,6 +423,9 @@ def _components() -> dict:
             "ApiSecret": {"type": "apiKey", "in": "header", "name": "X-Api-Secret",
                           "description": "The merchant's API secret; with X-Api-Key."},
             "BasicAuth": {"type": "http", "scheme": "basic", "description": "key:secret as HTTP Basic credentials"},
+            "DashboardSession": {"type": "apiKey", "in": "cookie", "name": "paygate_session",
+                                 "description": "The dashboard's session (sign in at /dashboard/); requests other "
+                                                "than GET also send the session's X-CSRF-Token header."},
         },
         "parameters": {
             "IdempotencyKey": {
@@ -450,7 +460,8 @@ def _build() -> dict:
             "title": "paygate",
             "version": __version__,
             "summary": "A self-hosted payment gateway: orders, card and UPI payments, refunds, signed webhooks.",
-            "description": "Merchant endpoints take `X-Api-Key` + `X-Api-Secret` (or HTTP Basic key:secret). "
+            "description": "Merchant endpoints take `X-Api-Key` + `X-Api-Secret` (or HTTP Basic key:secret, or the "
+                           "dashboard's session cookie with X-CSRF-Token on writes). "
                            "Checkout endpoints take the public key alone, as `key`. Money is an integer in the "
                            "currency's minor unit; timestamps are ISO 8601 UTC. Every error is "
                            "`{\"error\": {\"code\", \"description\", \"field\"?, \"request_id\"}}` and every "

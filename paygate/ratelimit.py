@@ -7,6 +7,8 @@ own would mean re-deriving its race handling.
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from limits import parse
 from limits.aio.storage import RedisStorage
@@ -36,3 +38,28 @@ class RateLimiter:
             return
         if not allowed:
             raise TooManyRequests(f"too many requests; the limit is {item}", headers={"Retry-After": "1"})
+
+    async def attempt(self, scope: str, client: str) -> int:
+        """Count one attempt by ``client`` and return how many came before it in the window.
+
+        Over the limit raises 429 with Retry-After until the oldest attempt leaves the window.
+        Counting before the attempt is judged means concurrent guesses cannot slip past the limit.
+        """
+        item = self._rules[scope]
+        try:
+            allowed = await self._limiter.hit(item, scope, client)
+            stats = await self._limiter.get_window_stats(item, scope, client)
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit not checked: %s", exc)
+            return 0
+        if not allowed:
+            wait = max(1, math.ceil(stats.reset_time - time.time()))
+            raise TooManyRequests(f"too many attempts; try again in {wait} s", headers={"Retry-After": str(wait)})
+        return item.amount - stats.remaining - 1
+
+    async def forget(self, scope: str, client: str) -> None:
+        """Start ``client``'s count afresh (after a successful sign-in)."""
+        try:
+            await self._limiter.clear(self._rules[scope], scope, client)
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit not cleared: %s", exc)

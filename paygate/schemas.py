@@ -140,3 +140,8 @@ class EndpointUpdate(Body):
 class RecoverRequest(Body):
     since: str
     until: str | None = None
+
+
+class SignIn(Body):
+    api_key: str = Field(min_length=1, max_length=255)
+    api_secret: str = Field(min_length=1, max_length=255)

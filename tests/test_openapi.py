@@ -81,7 +81,9 @@ def test_every_operation_is_described_and_documents_its_errors(op):
         assert "example" in built["requestBody"]["content"]["application/json"]
     if op.auth == "merchant":
         assert "401" in responses, "merchant auth can fail"
-        assert built["security"] == [{"ApiKey": [], "ApiSecret": []}, {"BasicAuth": []}]
+        assert built["security"] == [{"ApiKey": [], "ApiSecret": []}, {"BasicAuth": []}, {"DashboardSession": []}]
+        if op.method != "GET":
+            assert "403" in responses, "a session write without its CSRF token"
     else:
         assert "401" not in responses and built["security"] == []
     if "{id}" in op.path or op.auth == "public":

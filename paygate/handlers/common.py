@@ -11,8 +11,8 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from .. import appkeys, idempotency, schemas, views
-from ..auth import authenticate
+from .. import appkeys, idempotency, schemas, sessions, views
+from ..auth import authenticate, has_credentials
 from ..errors import BadRequest, NotFound
 from ..idempotency import Receipt, Replay
 from ..services import Services
@@ -26,7 +26,10 @@ def services(request: web.Request) -> Services:
 
 
 async def merchant(request: web.Request) -> dict:
-    return await authenticate(request, services(request).pool)
+    """The merchant by API key and secret, or else by dashboard session (whose writes need its CSRF token)."""
+    if has_credentials(request):
+        return await authenticate(request, services(request).pool)
+    return await sessions.authenticate(request, services(request).pool)
 
 
 async def body(request: web.Request, model: type[Model]) -> Model:

@@ -26,6 +26,12 @@ async def update_merchant(request: web.Request) -> web.Response:
     return respond(await ops.update_endpoint(services(request), who, update))
 
 
+@routes.get(f"{API}/merchant/webhook-secret")
+async def reveal_secret(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    return respond({"webhook_secret": ops.webhook_secret(services(request), who)})
+
+
 @routes.post(f"{API}/merchant/webhook-secret/rotate")
 async def rotate_secret(request: web.Request) -> web.Response:
     who = await merchant(request)

@@ -41,8 +41,13 @@ def _box(services: Services) -> crypto.SecretBox:
     return services.box
 
 
+def webhook_secret(services: Services, merchant: dict) -> str:
+    """The current signing secret in full (the dashboard's Reveal)."""
+    return _box(services).open(merchant["webhook_secret_enc"])
+
+
 def endpoint_view(services: Services, merchant: dict) -> dict:
-    return views.merchant(merchant, _box(services).open(merchant["webhook_secret_enc"]))
+    return views.merchant(merchant, webhook_secret(services, merchant))
 
 
 async def update_endpoint(services: Services, merchant: dict, body: EndpointUpdate) -> dict:

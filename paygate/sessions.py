@@ -1,0 +1,118 @@
+"""Dashboard sessions: an encrypted cookie naming the merchant, with a CSRF token for writes.
+
+The cookie comes from aiohttp-session's EncryptedCookieStorage (Fernet: AES-CBC + HMAC, with a
+timestamp), keyed from the master key so that every process of a deployment reads it. It is
+HttpOnly, SameSite=Strict, Secure when the request came over https, and lasts while the browser
+is open. Inside it, the time of the last request: one idle for longer than ``dashboard.idle_timeout``
+is refused. (aiohttp-session's own max_age counts from sign-in, not from the last request.)
+
+A session carries a tag of the merchant's API-secret hash: rotating the secret ends every other
+session of that merchant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+import warnings
+
+import aiopg
+from aiohttp import web
+from aiohttp_session import get_session, new_session, session_middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from . import appkeys, crypto
+from .config import Config
+from .db import cursor
+from .errors import Forbidden, Unauthorized
+from .storage import merchants
+
+# aiohttp-session keeps its per-request state under string keys, which aiohttp warns about.
+warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp_session")
+
+COOKIE = "paygate_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _Cookies(EncryptedCookieStorage):
+    """Secure under https: aiohttp-session fixes the flag when built, so each answer sets it here.
+
+    Safe to set on the shared storage: ``save_session`` runs to completion without awaiting.
+    """
+
+    async def save_session(self, request: web.Request, response: web.StreamResponse, session) -> None:
+        self._cookie_params["secure"] = request.secure
+        await super().save_session(request, response, session)
+
+
+def middleware(config: Config):
+    """aiohttp-session's middleware over the encrypted cookie; it saves a session only when it changed."""
+    master = config.security.master_key
+    # Without a master key (an app built by hand in a test) sessions last as long as this process.
+    key = crypto.derive_key(master, "dashboard sessions") if master else os.urandom(32)
+    return session_middleware(_Cookies(key, cookie_name=COOKIE, httponly=True, samesite="Strict", path="/"))
+
+
+def _tag(merchant: dict) -> str:
+    """Changes when the API secret does."""
+    return hashlib.sha256(merchant["api_secret_hash"].encode()).hexdigest()[:16]
+
+
+def _ended_key(sid: str) -> str:
+    return f"paygate:session-ended:{sid}"
+
+
+async def start(request: web.Request, merchant: dict) -> str:
+    """A fresh session for ``merchant``; returns its CSRF token."""
+    session = await new_session(request)
+    csrf = secrets.token_urlsafe(32)
+    session.update({"sid": secrets.token_urlsafe(16), "merchant_id": merchant["id"], "auth": _tag(merchant),
+                    "csrf": csrf, "seen": time.time()})
+    return csrf
+
+
+async def renew(request: web.Request, merchant: dict) -> None:
+    """Keep this session signed in after the merchant's API secret changed (others end)."""
+    session = await get_session(request)
+    session["auth"] = _tag(merchant)
+
+
+async def end(request: web.Request) -> None:
+    """Sign out. The browser drops the cookie; a copy kept elsewhere is refused too, because the session's id
+    is remembered as ended for as long as any cookie sealed before now could be used."""
+    session = await get_session(request)
+    if sid := session.get("sid"):
+        ttl = int(request.app[appkeys.CONFIG].dashboard.idle_timeout) + 60
+        await request.app[appkeys.REDIS].set(_ended_key(sid), 1, ex=ttl)
+    session.invalidate()
+
+
+async def csrf_token(request: web.Request) -> str:
+    return (await get_session(request)).get("csrf", "")
+
+
+async def authenticate(request: web.Request, pool: aiopg.Pool) -> dict:
+    """The merchant of the request's session; 401 without one, 403 for a write without the CSRF token."""
+    session = await get_session(request)
+    merchant_id = session.get("merchant_id")
+    if not merchant_id:
+        raise Unauthorized("send X-Api-Key and X-Api-Secret headers (or HTTP Basic key:secret), "
+                           "or sign in to the dashboard")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "replace")
+        if not hmac.compare_digest(sent, session.get("csrf", "").encode()):
+            raise Forbidden(f"this request needs the session's {CSRF_HEADER} header", field=CSRF_HEADER,
+                            code="CSRF_TOKEN_INVALID")
+    idle = time.time() - session.get("seen", 0) > request.app[appkeys.CONFIG].dashboard.idle_timeout
+    ended = idle or await request.app[appkeys.REDIS].exists(_ended_key(session.get("sid", "")))
+    async with cursor(pool) as cur:
+        merchant = await merchants.by_id(cur, merchant_id)
+    if ended or merchant is None or not merchant["is_active"] or session.get("auth") != _tag(merchant):
+        session.invalidate()
+        raise Unauthorized("the dashboard session has ended; sign in again")
+    session["seen"] = time.time()  # the idle timeout counts from now
+    return merchant
