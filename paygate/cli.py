@@ -269,6 +269,7 @@ def _print_banner(host: str, port: int, merchant: dict) -> None:
     base = f"http://{host}:{port}"
     console.rule("[bold green]paygate dev is running")
     console.print(f"  API:        {base}/api/v1")
+    console.print(f"  Dashboard:  {base}/dashboard/  (sign in with the key and secret below)")
     console.print(f"  Readiness:  {base}/readyz")
     _print_merchant(merchant)
     console.print("  Try:")
