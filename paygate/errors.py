@@ -51,6 +51,10 @@ class PayloadTooLarge(PaygateError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(PaygateError):
+    status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Unprocessable(PaygateError):
     status, code = 422, "UNPROCESSABLE_ERROR"
 

@@ -1,4 +1,5 @@
-"""The only place that builds error responses; every response carries X-Request-Id."""
+"""The only place that builds error responses; every response carries X-Request-Id, and API answers are not
+stored by caches."""
 
 from __future__ import annotations
 
@@ -36,11 +37,16 @@ def error_response(request: web.Request, status: int, error: dict, headers: dict
     )
 
 
+PRIVATE = ("/api/", "/dashboard/api/")
+
+
 @web.middleware
 async def request_id_middleware(request: web.Request, handler):
     request[REQUEST_ID] = request.headers.get("X-Request-Id", "")[:64] or "req_" + secrets.token_hex(8)
     response = await handler(request)
     response.headers["X-Request-Id"] = request[REQUEST_ID]
+    if request.path.startswith(PRIVATE):
+        response.headers.setdefault("Cache-Control", "no-store")  # answers about money and sessions
     return response
 
 

@@ -296,3 +296,15 @@ async def hooks_client(aiohttp_client, make_app):
     return await aiohttp_client(make_app(
         workers=True, webhooks__allow_private_targets=True, webhooks__retry_schedule=[5.0, 10.0, 15.0, 20.0],
         scheduler__interval=0.2, webhooks__timeout=2.0))
+
+
+@pytest.fixture
+async def launching():
+    """Chromium starting in the background (for browser tests), so it boots while paygate does."""
+    from .browser import launch
+
+    task = asyncio.ensure_future(launch())
+    yield task
+    playwright, browser = await task
+    await browser.close()
+    await playwright.stop()

@@ -6,7 +6,6 @@ shop would; a third origin plays the attacker. Screenshots land in tests/screens
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 import time
@@ -24,7 +23,6 @@ from .browser import (
     REPO_STATIC,
     checkout_signature,
     forger_site,
-    launch,
     merchant_site,
     screenshot_path,
 )
@@ -41,16 +39,6 @@ MODAL = "[data-test-id=payment-modal]"
 
 def tid(name: str) -> str:
     return f"[data-test-id={name}]"
-
-
-@pytest.fixture
-async def launching():
-    """Chromium starting in the background, so it boots while paygate does."""
-    task = asyncio.ensure_future(launch())
-    yield task
-    playwright, browser = await task
-    await browser.close()
-    await playwright.stop()
 
 
 @pytest.fixture

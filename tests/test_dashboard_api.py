@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import ssl
 import time
 from http.cookies import SimpleCookie
@@ -50,6 +51,7 @@ async def test_signing_in_sets_a_strict_httponly_session_cookie(client, merchant
     assert body["merchant"]["id"] == merchant["merchant_id"]
     assert body["merchant"]["webhook_secret"].startswith("whsec_…"), "masked"
     assert len(body["csrf_token"]) >= 32 and body["idle_timeout"] == 1800
+    assert resp.headers["Cache-Control"] == "no-store"
     morsel = set_cookie(resp)[COOKIE]
     assert morsel["httponly"] and morsel["samesite"] == "Strict" and morsel["path"] == "/"
     assert not morsel["secure"], "plain http here; Secure only under https"
@@ -93,6 +95,16 @@ async def test_wrong_credentials_get_no_session(client, merchant, body):
     assert resp.status == 401 and (await resp.json())["error"]["code"] == "AUTHENTICATION_ERROR"
     assert COOKIE not in set_cookie(resp)
     assert (await client.get(f"{API}/payments")).status == 401
+
+
+async def test_sign_in_takes_json_only(client, merchant):
+    """A cross-site form can post text/plain but not JSON: so it cannot sign a victim in to its own account."""
+    form = json.dumps({"api_key": merchant["api_key"], "api_secret": merchant["api_secret"], "x": "="})
+    resp = await client.post(SESSION, data=form, headers={"Content-Type": "text/plain"})
+    error = (await resp.json())["error"]
+    assert resp.status == 415, error
+    assert (error["code"], error["field"]) == ("UNSUPPORTED_MEDIA_TYPE", "Content-Type")
+    assert COOKIE not in set_cookie(resp)
 
 
 async def test_a_session_reads_the_api_and_writes_only_with_its_csrf_token(client, merchant):

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .. import appkeys, crypto, sessions
 from ..auth import check_credentials
+from ..errors import UnsupportedMediaType
 from ..operations import merchants as merchant_ops
 from ..operations.overview import overview as overview_of
 from ..operations.webhooks import endpoint_view
@@ -64,6 +65,8 @@ async def _session_view(request: web.Request, who: dict) -> web.Response:
 async def sign_in(request: web.Request) -> web.Response:
     """Key and secret for a session cookie. Each IP's attempts since its last success are counted:
     past the third each waits longer, and past ``dashboard.login_attempts`` they are refused."""
+    if request.content_type != "application/json":  # a cross-site form cannot send JSON: no login CSRF
+        raise UnsupportedMediaType("send the credentials as application/json", field="Content-Type")
     credentials = await body(request, SignIn)
     limiter, client = request.app[appkeys.RATE_LIMITER], request.remote or "unknown"
     earlier = await limiter.attempt(LOGIN, client)

@@ -367,7 +367,7 @@ function renderSignIn(message = "", kind = "error") {
       else route();
     } catch (err) {
       let text = describe(err);
-      if (err instanceof ApiError && err.status === 429 && err.retryAfter) {
+      if (err instanceof ApiError && err.status === 429 && err.retryAfter && !/try again/i.test(err.description)) {
         text = `${err.description} Try again in ${err.retryAfter} seconds.`;
       }
       showMessage(box, text);
@@ -460,10 +460,27 @@ async function route() {
         el("p", { class: "message error", role: "alert", ...tid("page-error") }, describe(err)));
   }
   if (generation !== state.generation || !content) return;
+  const restore = focusedControl();
   view().replaceChildren(content);
   document.title = `${(content.querySelector("h1") || {}).textContent || "Dashboard"} · paygate`;
   const title = content.querySelector("[data-test-id=page-title]");
   if (focusTitle && title) title.focus();
+  else if (restore) restore(content);
+}
+
+/** When a page is drawn again in place, focus returns to the same control (same test id, same row). */
+function focusedControl() {
+  const active = document.activeElement;
+  if (!active || active === document.body || !view().contains(active)) return null;
+  const key = active.getAttribute("data-test-id");
+  if (!key) return null;
+  const row = active.closest("[data-id]");
+  const rowId = row ? row.getAttribute("data-id") : null;
+  return (content) => {
+    const scope = rowId ? content.querySelector(`[data-id="${CSS.escape(rowId)}"]`) : content;
+    const target = scope && scope.querySelector(`[data-test-id="${CSS.escape(key)}"]`);
+    if (target) target.focus();
+  };
 }
 
 function notFound(detail) {
@@ -1257,15 +1274,16 @@ async function renderDocs({ id }) {
   const toc = el("nav", { class: "toc", "aria-label": "API sections", ...tid("docs-toc") },
     el("ul", {}, [...byTag.keys()].map((tag) => el("li", {}, el("a", { href: `#/docs/${encodeURIComponent(tag)}` }, tag)))));
   const section = el("section", tid("docs"), heading(doc.info ? `${doc.info.title} ${doc.info.version || ""}`.trim() : "API docs"),
-    doc.info && doc.info.description ? el("p", { class: "lead" }, doc.info.description) : "",
+    doc.info && doc.info.description ? prose(doc.info.description, "p", { class: "lead" }) : "",
     el("p", { class: "muted" }, "Examples use your API key; put your secret in the ", code("PAYGATE_API_SECRET"),
-      " environment variable first. Every write accepts an Idempotency-Key."),
+      " environment variable first (", code("read -rs PAYGATE_API_SECRET && export PAYGATE_API_SECRET"),
+      "). Every write accepts an Idempotency-Key."),
     toc);
   for (const [tag, ops] of byTag) {
     if (!ops.length) continue;
     const tagInfo = (doc.tags || []).find((t) => t.name === tag) || {};
     section.append(el("section", { class: "doc-tag", id: `tag-${tag}`, ...tid("docs-tag"), "data-tag": tag },
-      el("h2", {}, tag), tagInfo.description ? el("p", {}, tagInfo.description) : "",
+      el("h2", {}, tag), tagInfo.description ? prose(tagInfo.description) : "",
       ops.map((o) => operationDoc(doc, o))));
   }
   if (id) {
@@ -1290,12 +1308,12 @@ function operationDoc(doc, { path, method, op, shared }) {
   const article = el("article", { class: "operation panel", ...tid("docs-operation"), "data-method": method.toUpperCase(), "data-path": path },
     el("h3", {}, el("span", { class: `method method-${method}` }, method.toUpperCase()), " ", code(path)),
     op.summary ? el("p", { class: "summary" }, op.summary) : "",
-    op.description ? el("p", {}, op.description) : "");
+    op.description ? prose(op.description) : "");
   if (params.length) {
     const columns = ["Name", "In", "Required", "Type", "Description"];
     article.append(el("h4", {}, "Parameters"), tableWrap(`Parameters of ${method.toUpperCase()} ${path}`,
       table(columns, params.map((p) => row(columns, [code(p.name), p.in, p.required ? "yes" : "no",
-        schemaType(doc, p.schema), p.description || ""]))), null));
+        schemaType(doc, p.schema), prose(p.description, "span")]))), null));
   }
   if (media) {
     article.append(el("h4", {}, "Request body"),
@@ -1305,12 +1323,21 @@ function operationDoc(doc, { path, method, op, shared }) {
   if (responses.length) {
     article.append(el("h4", {}, "Responses"), el("ul", { class: "responses" }, responses.map(([status, r]) => {
       const resolved = resolve(doc, r);
-      return el("li", {}, el("strong", {}, status), " ", resolved.description || "");
+      return el("li", {}, el("strong", {}, status), " ", prose(resolved.description, "span"));
     })));
   }
   article.append(el("h4", {}, "Example"),
     el("pre", { class: "code curl", tabindex: "0", ...tid("docs-curl") }, curlFor(doc, path, method, op, params, media ? example : undefined)));
   return article;
+}
+
+/** The document's prose with its `code spans` as <code>: split on backticks, never parsed as HTML. */
+function prose(text, tag = "p", attrs = {}) {
+  const node = el(tag, attrs);
+  String(text || "").split("`").forEach((part, i) => {
+    if (part) node.append(i % 2 ? el("code", {}, part) : document.createTextNode(part));
+  });
+  return node;
 }
 
 function schemaType(doc, schema) {
