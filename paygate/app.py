@@ -9,7 +9,8 @@ from .broker import create_redis
 from .config import Config
 from .db import create_pool
 from .handlers import checkout, docs, events, health, orders, payments, refunds, testing, webhooks
-from .middleware import error_middleware, request_id_middleware
+from .handlers import metrics as metrics_routes
+from .middleware import access_middleware, error_middleware, request_id_middleware
 from .ratelimit import RateLimiter
 from .services import open_services
 from .worker import WorkerRole
@@ -51,7 +52,7 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     routes, for ``paygate worker``.
     """
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware, checkout.public_api],
+        middlewares=[request_id_middleware, access_middleware, error_middleware, checkout.public_api],
         client_max_size=MAX_BODY,
     )
     app[appkeys.CONFIG] = config
@@ -63,4 +64,6 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     if http:
         for area in (health, orders, payments, refunds, events, webhooks, checkout, testing, docs):
             app.add_routes(area.routes)
+        if config.metrics.enabled:
+            app.add_routes(metrics_routes.routes)
     return app

@@ -8,6 +8,7 @@ import binascii
 import aiopg
 from aiohttp import web
 
+from .appkeys import MERCHANT_ID
 from .crypto import secret_matches
 from .db import cursor
 from .errors import Unauthorized
@@ -39,4 +40,5 @@ async def authenticate(request: web.Request, pool: aiopg.Pool) -> dict:
         merchant = await merchants.by_api_key(cur, key)
     if merchant is None or not merchant["is_active"] or not secret_matches(secret, merchant["api_secret_hash"]):
         raise Unauthorized("invalid API key or secret")
+    request[MERCHANT_ID] = merchant["id"]
     return merchant

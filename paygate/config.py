@@ -82,6 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("checkout.status_rate_limit", "str", "600/minute",
             "Payment-status checks one IP address may make (the hosted page polls twice a second while it waits)"),
     Setting("scheduler.interval", "float", 1.0, "Seconds between scheduler passes", minimum=0.05),
+    Setting("metrics.enabled", "bool", True,
+            "Serve Prometheus metrics at /metrics on the API port, without authentication (they carry route "
+            "templates and counts, no merchant data); keep /metrics off the public internet at the proxy"),
     Setting("logging.level", "choice", "info", "Log level",
             choices=("debug", "info", "warning", "error")),
     Setting("logging.format", "choice", "text", "text (readable) or json (one object per line)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from bullmq import Queue
 from redis.exceptions import RedisError
@@ -16,6 +17,7 @@ PAYMENTS = "payments"
 REFUNDS = "refunds"
 WEBHOOKS = "webhooks"
 QUEUE_NAMES = (PAYMENTS, REFUNDS, WEBHOOKS)
+SCHEDULER_PASS_KEY = "paygate:scheduler:last_pass"
 
 JOB_OPTIONS = {
     # Transient failures (Postgres restarting, say) are retried by bullmq; anything left
@@ -69,6 +71,21 @@ class Dispatcher:
     async def workers(self, queue: str) -> int:
         """Workers connected now (each holds two named connections to Redis)."""
         return len({client["rawname"] for client in await self.queues[queue].get_workers()})
+
+    async def connected_workers(self, queue: str) -> list[str]:
+        """Names of the workers connected now, from CLIENT LIST: a worker that stops (or dies) closes its
+        connections, so it is gone from here at once; one whose host vanished, when Redis drops the socket."""
+        names = {client["rawname"].partition(":w:")[2] for client in await self.queues[queue].get_workers()}
+        return sorted(name for name in names if name)
+
+    async def mark_scheduler_pass(self) -> None:
+        """Record that a scheduler pass finished now (any process's; the latest wins)."""
+        await self.queues[PAYMENTS].client.set(SCHEDULER_PASS_KEY, repr(time.time()))
+
+    async def last_scheduler_pass(self) -> float | None:
+        """Unix time of the most recent scheduler pass anywhere, None when none has run."""
+        value = await self.queues[PAYMENTS].client.get(SCHEDULER_PASS_KEY)
+        return float(value) if value is not None else None
 
     async def close(self) -> None:
         for q in self.queues.values():
