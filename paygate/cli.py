@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -196,7 +197,8 @@ async def _work(config: Config) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await runner.setup()  # opens Postgres and Redis and starts the workers
-    console.print(f"paygate worker running (concurrency {config.worker.concurrency}); Ctrl-C stops it")
+    logging.getLogger("paygate.worker").info(
+        "paygate worker running (concurrency %s); Ctrl-C stops it", config.worker.concurrency)
     try:
         await stop.wait()
     finally:
