@@ -17,7 +17,7 @@ from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__, crypto, migrations
+from . import __version__, crypto, migrations, serving
 from . import config as config_mod
 from .app import create_app
 from .config import Config, ConfigError
@@ -46,10 +46,10 @@ def _config(ctx: click.Context, overrides: dict[str, Any] | None = None,
     return config
 
 
-def _run(coro: Awaitable) -> Any:
+def _run(coro: Awaitable, runner: Callable[[Awaitable], Any] = asyncio.run) -> Any:
     """Run a coroutine; operator-facing failures become one line and exit code 1."""
     try:
-        return asyncio.run(coro)
+        return runner(coro)
     except (StartupError, migrations.MigrationError, crypto.MasterKeyError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -146,7 +146,7 @@ def _serve(config: Config, host: str, port: int, *, workers: bool,
     if banner:
         app.on_startup.append(lambda _app: _async_call(banner))
     try:
-        web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
+        serving.run_app(app, host, port)
     except (StartupError, migrations.MigrationError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -161,13 +161,20 @@ NO_WORKER = click.option("--no-worker", is_flag=True, help="Serve HTTP only; run
 @main.command()
 @click.option("--host", default=None, help="Listen address [server.host].")
 @click.option("--port", type=int, default=None, help="Listen port [server.port].")
+@click.option("--processes", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Serving processes sharing the port (SO_REUSEPORT), one event loop each; each opens its own "
+                   "Postgres pool (up to database.max_size) and, unless --no-worker, runs its own workers.")
 @NO_WORKER
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: bool) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, processes: int, no_worker: bool) -> None:
     """Serve the API, checkout and dashboard (with workers and the scheduler unless --no-worker)."""
     config = _config(ctx, overrides={"server.host": host, "server.port": port})
     _require_master_key(config)
-    _serve(config, config.server.host, config.server.port, workers=not no_worker)
+    if processes == 1:
+        _serve(config, config.server.host, config.server.port, workers=not no_worker)
+    else:
+        sys.exit(serving.serve_processes(config, config.server.host, config.server.port, processes,
+                                         workers=not no_worker))
 
 
 @main.command()
@@ -176,7 +183,7 @@ def worker(ctx: click.Context) -> None:
     """Process queued payments and run the scheduler, without HTTP, until SIGINT or SIGTERM."""
     config = _config(ctx)
     _require_master_key(config)
-    _run(_work(config))
+    _run(_work(config), serving.run)
 
 
 def _require_master_key(config: Config) -> None:
