@@ -295,5 +295,6 @@ def webhooks() -> None:
     """Operate webhook deliveries."""
 
 
-# Last, because they use the helpers above: importing the module registers `webhooks list|retry|listen` and `trigger`.
-from . import cli_webhooks  # noqa: E402, F401
+# Last, because they use the helpers above: importing the modules registers `webhooks list|retry|listen` and
+# `trigger` (cli_webhooks), and `status` and `merchants` (cli_ops).
+from . import cli_ops, cli_webhooks  # noqa: E402, F401
