@@ -178,12 +178,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None, processes: int
 
 
 @main.command()
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve this worker's /metrics (payments, refunds, deliveries it finished) on this port "
+                   "of server.host.")
 @click.pass_context
-def worker(ctx: click.Context) -> None:
+def worker(ctx: click.Context, metrics_port: int | None) -> None:
     """Process queued payments and run the scheduler, without HTTP, until SIGINT or SIGTERM."""
     config = _config(ctx)
     _require_master_key(config)
-    _run(_work(config), serving.run)
+    _run(_work(config, metrics_port), serving.run)
 
 
 def _require_master_key(config: Config) -> None:
@@ -197,13 +200,20 @@ def _require_master_key(config: Config) -> None:
         raise BadConfig(str(exc)) from None
 
 
-async def _work(config: Config) -> None:
-    runner = web.AppRunner(create_app(config, workers=True, http=False), handle_signals=False)
+async def _work(config: Config, metrics_port: int | None = None) -> None:
+    app = create_app(config, workers=True, http=False)
+    if metrics_port:
+        from .handlers import metrics as metrics_routes
+
+        app.add_routes(metrics_routes.routes)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await runner.setup()  # opens Postgres and Redis and starts the workers
+    if metrics_port:
+        await web.TCPSite(runner, config.server.host, metrics_port).start()
     logging.getLogger("paygate.worker").info(
         "paygate worker running (concurrency %s); Ctrl-C stops it", config.worker.concurrency)
     try:

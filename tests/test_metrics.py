@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
+import pytest
+
 from .api import create_order, get, pay, wait_final
+from .conftest import free_port, paygate_env
 from .metrics_text import Scrape, scrape
 
 PAYMENT_ROUTE = "/api/v1/payments/{id}"
@@ -100,3 +104,18 @@ async def test_the_oldest_due_delivery_age_grows_while_nothing_delivers(aiohttp_
 async def test_metrics_can_be_switched_off(aiohttp_client, make_app):
     client = await aiohttp_client(make_app(metrics__enabled=False))
     assert (await client.get("/metrics")).status == 404
+
+
+@pytest.mark.slow
+async def test_a_worker_process_serves_the_payments_it_finished_on_its_metrics_port(client, merchant, clean_state,
+                                                                                   paygate_process):
+    port = free_port()
+    paygate_process("worker", "--metrics-port", str(port), env=paygate_env(*clean_state))
+    headers = merchant["headers"]
+    order = await create_order(client, headers)
+    payment = await wait_final(client, headers, (await pay(client, headers, order["id"]))["id"], timeout=60)
+    assert payment["status"] == "success"  # processed by the worker subprocess: this app has no workers
+
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+        current = await _until(http, lambda s: s.value("paygate_payments_total", status="success") == 1)
+    assert current.value("paygate_queue_workers", queue="payments") == 1
