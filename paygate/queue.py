@@ -18,6 +18,7 @@ REFUNDS = "refunds"
 WEBHOOKS = "webhooks"
 QUEUE_NAMES = (PAYMENTS, REFUNDS, WEBHOOKS)
 SCHEDULER_PASS_KEY = "paygate:scheduler:last_pass"
+WORKER_SILENT_AFTER = 30  # seconds without a command after which a connected worker counts as gone
 
 JOB_OPTIONS = {
     # Transient failures (Postgres restarting, say) are retried by bullmq; anything left
@@ -73,10 +74,18 @@ class Dispatcher:
         return len({client["rawname"] for client in await self.queues[queue].get_workers()})
 
     async def connected_workers(self, queue: str) -> list[str]:
-        """Names of the workers connected now, from CLIENT LIST: a worker that stops (or dies) closes its
-        connections, so it is gone from here at once; one whose host vanished, when Redis drops the socket."""
-        names = {client["rawname"].partition(":w:")[2] for client in await self.queues[queue].get_workers()}
-        return sorted(name for name in names if name)
+        """Names of the workers connected now, from CLIENT LIST (bullmq names their connections).
+
+        A worker that stops, or whose process dies, closes its connections and is gone at once. One whose
+        host vanished leaves them open until TCP gives up, so a worker is also dropped once none of its
+        connections has sent a command for WORKER_SILENT_AFTER seconds: a live one blocks for jobs every
+        second when idle, and renews its job locks every 15 s when busy."""
+        idle: dict[str, int] = {}
+        for client in await self.queues[queue].get_workers():
+            name = client["rawname"].partition(":w:")[2]
+            seconds = int(client.get("idle") or 0)
+            idle[name] = min(seconds, idle.get(name, seconds))
+        return sorted(name for name, seconds in idle.items() if name and seconds < WORKER_SILENT_AFTER)
 
     async def mark_scheduler_pass(self) -> None:
         """Record that a scheduler pass finished now (any process's; the latest wins)."""

@@ -142,3 +142,24 @@ async def test_merchants_create_refuses_a_webhook_url_the_guard_refuses(clean_st
     assert result.exit_code == 1 and "--webhook-url" in result.output
     listed = json.loads((await _cli(paygate_env(*clean_state), "merchants", "list", "--json")).output)
     assert listed["data"] == []
+
+
+async def test_a_worker_whose_connections_fell_silent_is_not_listed(config, monkeypatch):
+    """A host that vanished leaves its Redis connections open; silence, not the socket, must decide."""
+    import redis.asyncio
+
+    from paygate import queue
+    from paygate.operations import status as status_ops
+    from paygate.services import open_services
+
+    monkeypatch.setattr(queue, "WORKER_SILENT_AFTER", 2)  # 30 s in production
+    ghost = redis.asyncio.Redis.from_url(config.redis.url)
+    try:
+        await ghost.client_setname("bull:payments:w:vanished-host-4242")  # as bullmq names a worker's connection
+        async with open_services(config, pool=None) as services:
+            seen = await status_ops._workers(services)
+            assert seen["payments"] == ["vanished-host-4242"]
+            await asyncio.sleep(3)
+            assert (await status_ops._workers(services))["payments"] == []
+    finally:
+        await ghost.aclose()
