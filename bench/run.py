@@ -549,8 +549,11 @@ async def phase_multiprocess_get(bench: Bench, server: Server, session: aiohttp.
                                  n: int) -> None:
     """6b. GET /payments/{id} again on ``serve --processes n``: reads scale with processes where writes queue
     on Postgres, so this is the cleaner measure of what more event loops give."""
+    plan = bench.plan
     one = bench.results["phases"].get("get", {}).get("requests_per_s")
-    if not (ids and one and bench.fits("6b. multi-process get", bench.plan.duration + bench.plan.warmup + 20)):
+    # Leave room for phases 4 and 3, which have targets: this figure is the one to drop when time is short.
+    room = plan.duration + plan.warmup + 20 + plan.e2e_duration + plan.e2e_grace + 10
+    if not (ids and one and bench.fits("6b. multi-process get", room)):
         return
     console.print(f"[bold]6b. multi-process[/] paygate serve --processes {n}, get payment again")
     phase = await phase_get(bench, server, session, ids)
