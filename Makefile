@@ -22,11 +22,11 @@ INSTALL = install() { if [ -x $(BIN)/uv ]; then VIRTUAL_ENV=$(abspath $(VENV)) $
 
 # Reinstall when the dependencies change; the package itself is editable.
 $(RUN_STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(INSTALL) '.[embedded]'
+	$(INSTALL) '.[embedded,fast]'
 	touch $@
 
 $(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/python
-	$(INSTALL) '.[embedded,dev]'
+	$(INSTALL) '.[embedded,fast,dev]'
 	touch $@ $(RUN_STAMP)
 
 run: $(RUN_STAMP)

@@ -545,6 +545,23 @@ async def phase_deliveries(bench: Bench, server: Server, pool: aiopg.Pool, merch
     return phase
 
 
+async def phase_multiprocess_get(bench: Bench, server: Server, session: aiohttp.ClientSession, ids: list[str],
+                                 n: int) -> None:
+    """6b. GET /payments/{id} again on ``serve --processes n``: reads scale with processes where writes queue
+    on Postgres, so this is the cleaner measure of what more event loops give."""
+    plan = bench.plan
+    one = bench.results["phases"].get("get", {}).get("requests_per_s")
+    # Leave room for phases 4 and 3, which have targets: this figure is the one to drop when time is short.
+    room = plan.duration + plan.warmup + 20 + plan.e2e_duration + plan.e2e_grace + 10
+    if not (ids and one and bench.fits("6b. multi-process get", room)):
+        return
+    console.print(f"[bold]6b. multi-process[/] paygate serve --processes {n}, get payment again")
+    phase = await phase_get(bench, server, session, ids)
+    phase.update(processes=n, gain_vs_1=round(phase["requests_per_s"] / one, 2))
+    bench.results["phases"]["multiprocess_get"] = phase
+    console.print(f"   {phase['requests_per_s']} req/s ({phase['gain_vs_1']}x of 1 process)")
+
+
 # -- the run -----------------------------------------------------------------------------------------------
 
 async def run(bench: Bench) -> None:
@@ -601,6 +618,7 @@ async def run(bench: Bench) -> None:
             phase["gain_vs_1"] = round(phase["requests_per_s"] / one, 2) if one else None
             phases["multiprocess"] = phase
             console.print(f"   {phase['requests_per_s']} req/s ({phase['gain_vs_1']}x of 1 process)")
+            await phase_multiprocess_get(bench, server, session, created, n)
             bench.stop_servers()
             server = await bench.start_server()  # phases 4 and 3 measure the default, one process
 
@@ -732,6 +750,9 @@ def figures(results: dict) -> list[tuple[str, str, str, bool | None]]:
         add("multiprocess_per_s", f"create payment, serve --processes {m['processes']} (c=64)",
             m.get("requests_per_s"), " req/s")
         add("multiprocess_gain", f"gain of --processes {m['processes']} vs 1", m.get("gain_vs_1"), "x")
+        g = p.get("multiprocess_get", {})
+        add("multiprocess_get_gain", f"  get payment, gain of --processes {m['processes']} vs 1",
+            g.get("gain_vs_1"), "x")
     else:
         figs["multiprocess_gain"] = None
         rows.append((f"gain of serve --processes {os.cpu_count()} vs 1", "not available", "", None))

@@ -9,7 +9,8 @@ from .broker import create_redis
 from .config import Config
 from .db import create_pool
 from .handlers import checkout, dashboard, docs, events, health, orders, payments, refunds, testing, webhooks
-from .middleware import error_middleware, request_id_middleware
+from .handlers import metrics as metrics_routes
+from .middleware import access_middleware, error_middleware, request_id_middleware
 from .ratelimit import RateLimiter
 from .services import open_services
 from .worker import WorkerRole
@@ -52,7 +53,8 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     """
     app = web.Application(
         # the session middleware outside the error one, so that it also saves sessions ended by an error answer
-        middlewares=[request_id_middleware, sessions.middleware(config), error_middleware, checkout.public_api],
+        middlewares=[request_id_middleware, access_middleware, sessions.middleware(config), error_middleware,
+                     checkout.public_api],
         client_max_size=MAX_BODY,
     )
     app[appkeys.CONFIG] = config
@@ -65,4 +67,6 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     if http:
         for area in (health, orders, payments, refunds, events, webhooks, checkout, testing, docs, dashboard):
             app.add_routes(area.routes)
+        if config.metrics.enabled:
+            app.add_routes(metrics_routes.routes)
     return app

@@ -22,3 +22,4 @@ RATE_LIMITER = web.AppKey("rate_limiter", "RateLimiter")
 
 # per-request
 REQUEST_ID = web.RequestKey("request_id", str)
+MERCHANT_ID = web.RequestKey("merchant_id", str)  # set once the request is authenticated, for the access log

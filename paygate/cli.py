@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__, crypto, migrations
+from . import __version__, crypto, migrations, serving
 from . import config as config_mod
 from .app import create_app
 from .config import Config, ConfigError
@@ -45,10 +46,10 @@ def _config(ctx: click.Context, overrides: dict[str, Any] | None = None,
     return config
 
 
-def _run(coro: Awaitable) -> Any:
+def _run(coro: Awaitable, runner: Callable[[Awaitable], Any] = asyncio.run) -> Any:
     """Run a coroutine; operator-facing failures become one line and exit code 1."""
     try:
-        return asyncio.run(coro)
+        return runner(coro)
     except (StartupError, migrations.MigrationError, crypto.MasterKeyError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -145,7 +146,7 @@ def _serve(config: Config, host: str, port: int, *, workers: bool,
     if banner:
         app.on_startup.append(lambda _app: _async_call(banner))
     try:
-        web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
+        serving.run_app(app, host, port)
     except (StartupError, migrations.MigrationError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -160,22 +161,32 @@ NO_WORKER = click.option("--no-worker", is_flag=True, help="Serve HTTP only; run
 @main.command()
 @click.option("--host", default=None, help="Listen address [server.host].")
 @click.option("--port", type=int, default=None, help="Listen port [server.port].")
+@click.option("--processes", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Serving processes sharing the port (SO_REUSEPORT), one event loop each; each opens its own "
+                   "Postgres pool (up to database.max_size) and, unless --no-worker, runs its own workers.")
 @NO_WORKER
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: bool) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, processes: int, no_worker: bool) -> None:
     """Serve the API, checkout and dashboard (with workers and the scheduler unless --no-worker)."""
     config = _config(ctx, overrides={"server.host": host, "server.port": port})
     _require_master_key(config)
-    _serve(config, config.server.host, config.server.port, workers=not no_worker)
+    if processes == 1:
+        _serve(config, config.server.host, config.server.port, workers=not no_worker)
+    else:
+        sys.exit(serving.serve_processes(config, config.server.host, config.server.port, processes,
+                                         workers=not no_worker))
 
 
 @main.command()
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve this worker's /metrics (payments, refunds, deliveries it finished) on this port "
+                   "of server.host.")
 @click.pass_context
-def worker(ctx: click.Context) -> None:
+def worker(ctx: click.Context, metrics_port: int | None) -> None:
     """Process queued payments and run the scheduler, without HTTP, until SIGINT or SIGTERM."""
     config = _config(ctx)
     _require_master_key(config)
-    _run(_work(config))
+    _run(_work(config, metrics_port), serving.run)
 
 
 def _require_master_key(config: Config) -> None:
@@ -189,14 +200,22 @@ def _require_master_key(config: Config) -> None:
         raise BadConfig(str(exc)) from None
 
 
-async def _work(config: Config) -> None:
-    runner = web.AppRunner(create_app(config, workers=True, http=False), handle_signals=False)
+async def _work(config: Config, metrics_port: int | None = None) -> None:
+    app = create_app(config, workers=True, http=False)
+    if metrics_port:
+        from .handlers import metrics as metrics_routes
+
+        app.add_routes(metrics_routes.routes)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await runner.setup()  # opens Postgres and Redis and starts the workers
-    console.print(f"paygate worker running (concurrency {config.worker.concurrency}); Ctrl-C stops it")
+    if metrics_port:
+        await web.TCPSite(runner, config.server.host, metrics_port).start()
+    logging.getLogger("paygate.worker").info(
+        "paygate worker running (concurrency %s); Ctrl-C stops it", config.worker.concurrency)
     try:
         await stop.wait()
     finally:
@@ -287,5 +306,6 @@ def webhooks() -> None:
     """Operate webhook deliveries."""
 
 
-# Last, because they use the helpers above: importing the module registers `webhooks list|retry|listen` and `trigger`.
-from . import cli_webhooks  # noqa: E402, F401
+# Last, because they use the helpers above: importing the modules registers `webhooks list|retry|listen` and
+# `trigger` (cli_webhooks), and `status` and `merchants` (cli_ops).
+from . import cli_ops, cli_webhooks  # noqa: E402, F401

@@ -90,6 +90,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds added to each sign-in, per wrong attempt past the third, up to 10 s (slows guessing)",
             minimum=0),
     Setting("scheduler.interval", "float", 1.0, "Seconds between scheduler passes", minimum=0.05),
+    Setting("metrics.enabled", "bool", True,
+            "Serve Prometheus metrics at /metrics on the API port, without authentication (they carry route "
+            "templates and counts, no merchant data); keep /metrics off the public internet at the proxy"),
     Setting("logging.level", "choice", "info", "Log level",
             choices=("debug", "info", "warning", "error")),
     Setting("logging.format", "choice", "text", "text (readable) or json (one object per line)",

@@ -3,16 +3,20 @@ stored by caches."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
+import time
 
 from aiohttp import web
 
-from .appkeys import REQUEST_ID
+from . import metrics
+from .appkeys import MERCHANT_ID, REQUEST_ID
 from .errors import PaygateError
 
 log = logging.getLogger("paygate.http")
+access_log = logging.getLogger("paygate.access")
 
 
 # aiohttp's own HTTP errors (404 route, 405, 413 ...) mapped to our codes.
@@ -48,6 +52,33 @@ async def request_id_middleware(request: web.Request, handler):
     if request.path.startswith(PRIVATE):
         response.headers.setdefault("Cache-Control", "no-store")  # answers about money and sessions
     return response
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler):
+    """Count, time and log every request by its route template; outside error_middleware, so it sees the
+    status the client gets. Logged: ids, route, status and time, never headers or bodies."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:  # redirects and the like, which error_middleware lets through
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = 499  # the client went away first (nginx's code for it)
+        raise
+    finally:
+        seconds = time.perf_counter() - started
+        route = metrics.route_label(request)
+        metrics.observe_request(route, request.method, status, seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            duration_ms = round(seconds * 1000, 1)
+            access_log.info("%s %s %s %.1f ms", request.method, route, status, duration_ms, extra={
+                "request_id": request.get(REQUEST_ID), "merchant_id": request.get(MERCHANT_ID), "route": route,
+                "method": request.method, "path": request.path, "status": status, "duration_ms": duration_ms})
 
 
 @web.middleware

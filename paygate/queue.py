@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from bullmq import Queue
 from redis.exceptions import RedisError
@@ -16,6 +17,8 @@ PAYMENTS = "payments"
 REFUNDS = "refunds"
 WEBHOOKS = "webhooks"
 QUEUE_NAMES = (PAYMENTS, REFUNDS, WEBHOOKS)
+SCHEDULER_PASS_KEY = "paygate:scheduler:last_pass"
+WORKER_SILENT_AFTER = 30  # seconds without a command after which a connected worker counts as gone
 
 JOB_OPTIONS = {
     # Transient failures (Postgres restarting, say) are retried by bullmq; anything left
@@ -69,6 +72,29 @@ class Dispatcher:
     async def workers(self, queue: str) -> int:
         """Workers connected now (each holds two named connections to Redis)."""
         return len({client["rawname"] for client in await self.queues[queue].get_workers()})
+
+    async def connected_workers(self, queue: str) -> list[str]:
+        """Names of the workers connected now, from CLIENT LIST (bullmq names their connections).
+
+        A worker that stops, or whose process dies, closes its connections and is gone at once. One whose
+        host vanished leaves them open until TCP gives up, so a worker is also dropped once none of its
+        connections has sent a command for WORKER_SILENT_AFTER seconds: a live one blocks for jobs every
+        second when idle, and renews its job locks every 15 s when busy."""
+        idle: dict[str, int] = {}
+        for client in await self.queues[queue].get_workers():
+            name = client["rawname"].partition(":w:")[2]
+            seconds = int(client.get("idle") or 0)
+            idle[name] = min(seconds, idle.get(name, seconds))
+        return sorted(name for name, seconds in idle.items() if name and seconds < WORKER_SILENT_AFTER)
+
+    async def mark_scheduler_pass(self) -> None:
+        """Record that a scheduler pass finished now (any process's; the latest wins)."""
+        await self.queues[PAYMENTS].client.set(SCHEDULER_PASS_KEY, repr(time.time()))
+
+    async def last_scheduler_pass(self) -> float | None:
+        """Unix time of the most recent scheduler pass anywhere, None when none has run."""
+        value = await self.queues[PAYMENTS].client.get(SCHEDULER_PASS_KEY)
+        return float(value) if value is not None else None
 
     async def close(self) -> None:
         for q in self.queues.values():

@@ -59,14 +59,23 @@ class WorkerRole:
         ]
 
     async def _payment_job(self, job, token) -> str:
-        return await process_payment(self.services, job.data["id"])
+        status = await process_payment(self.services, job.data["id"])
+        log.info("payment %s: %s", job.data["id"], status,
+                 extra={"queue": PAYMENTS, "job_id": job.id, "payment_id": job.data["id"], "status": status})
+        return status
 
     async def _refund_job(self, job, token) -> str:
-        return await process_refund(self.services, job.data["id"])
+        status = await process_refund(self.services, job.data["id"])
+        log.info("refund %s: %s", job.data["id"], status,
+                 extra={"queue": REFUNDS, "job_id": job.id, "refund_id": job.data["id"], "status": status})
+        return status
 
     async def _webhook_job(self, job, token) -> str:
         try:
-            return await webhook_ops.deliver(self.services, self.session, self.limiter, job.data["id"])
+            status = await webhook_ops.deliver(self.services, self.session, self.limiter, job.data["id"])
+            log.info("webhook delivery %s: %s", job.data["id"], status,
+                     extra={"queue": WEBHOOKS, "job_id": job.id, "delivery_id": job.data["id"], "status": status})
+            return status
         except Exception:
             # The delivery stays pending in Postgres and the scheduler enqueues it again.
             log.exception("webhook delivery %s failed before its attempt was recorded", job.data["id"])
@@ -99,6 +108,7 @@ class WorkerRole:
             requeued += await services.dispatcher.requeue(queue, object_id)
         released = await release_expired_authorizations(services)
         purged = await idempotency.purge_expired(services)
+        await services.dispatcher.mark_scheduler_pass()  # for the scheduler-lag gauge
         return {"webhooks_due": webhooks_due, "requeued": requeued, "released": released, "purged_keys": purged}
 
     async def _listen(self) -> None:

@@ -28,8 +28,11 @@ def services(request: web.Request) -> Services:
 async def merchant(request: web.Request) -> dict:
     """The merchant by API key and secret, or else by dashboard session (whose writes need its CSRF token)."""
     if has_credentials(request):
-        return await authenticate(request, services(request).pool)
-    return await sessions.authenticate(request, services(request).pool)
+        who = await authenticate(request, services(request).pool)
+    else:
+        who = await sessions.authenticate(request, services(request).pool)
+    request[appkeys.MERCHANT_ID] = who["id"]  # for the access log
+    return who
 
 
 async def body(request: web.Request, model: type[Model]) -> Model:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import states, views
+from .. import metrics, states, views
 from ..db import cursor, transaction
 from ..processors import Outcome
 from ..services import Services
@@ -57,6 +57,7 @@ async def process_payment(services: Services, payment_id: str) -> str:
             row = await payments.record_failure(cur, payment_id, outcome.error_code, outcome.error_description)
             payment = views.payment(row)
             await events.record(cur, row["merchant_id"], "payment.failed", payment_id, {"payment": payment})
+    metrics.PAYMENTS.labels(row["status"]).inc()  # counted once: only the worker that recorded the outcome gets here
     return row["status"]
 
 
@@ -87,6 +88,7 @@ async def process_refund(services: Services, refund_id: str) -> str:
             event = "refund.failed"
         await events.record(cur, refund["merchant_id"], event, refund_id,
                             {"refund": views.refund(refund), "payment": views.payment(payment)})
+    metrics.REFUNDS.labels(refund["status"]).inc()  # counted once: only the worker that recorded the outcome gets here
     return refund["status"]
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from .. import crypto, views
+from .. import crypto, metrics, views
 from ..db import cursor, transaction
 from ..errors import BadRequest, NotFound, ServiceUnavailable
 from ..idempotency import Receipt
@@ -137,6 +137,7 @@ async def deliver(services: Services, session: aiohttp.ClientSession, limiter: E
         if attempt.gone:
             await webhooks.disable_endpoint(cur, delivery["merchant_id"],
                                             f"the endpoint answered 410 Gone to delivery {delivery_id}")
+    metrics.WEBHOOK_DELIVERIES.labels(metrics.delivery_outcome(row["status"])).inc()
     return row["status"]
 
 

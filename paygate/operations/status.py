@@ -1,0 +1,72 @@
+"""What an operator looks at: queues, connected workers, deliveries, recent failures, scheduler lag.
+
+Read from Redis and Postgres, so every figure is system-wide: one process reads it once, for
+``paygate status`` and for the scrape-time part of /metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from .. import metrics
+from ..db import cursor
+from ..queue import QUEUE_NAMES
+from ..services import Services
+from ..storage import status as storage
+from ..storage import webhooks
+
+QUEUE_STATES = ("waiting", "prioritized", "delayed", "active", "failed")
+FAILURE_WINDOW = 3600.0  # seconds: "failures in the last hour"
+
+
+async def _queues(services: Services) -> dict[str, dict[str, int]]:
+    counts = await asyncio.gather(*(services.dispatcher.counts(q) for q in QUEUE_NAMES))
+    return {q: {s: c.get(s, 0) for s in QUEUE_STATES} for q, c in zip(QUEUE_NAMES, counts, strict=True)}
+
+
+async def _workers(services: Services) -> dict[str, list[str]]:
+    """Queue -> names of the workers connected to it."""
+    names = await asyncio.gather(*(services.dispatcher.connected_workers(q) for q in QUEUE_NAMES))
+    return dict(zip(QUEUE_NAMES, names, strict=True))
+
+
+def _worker_rows(by_queue: dict[str, list[str]]) -> list[dict]:
+    """One row per worker process; paygate names its workers <host>-<pid>."""
+    rows: dict[str, dict] = {}
+    for queue, names in by_queue.items():
+        for name in names:
+            host, _, pid = name.rpartition("-")
+            row = rows.setdefault(name, {"name": name, "host": host or name,
+                                         "pid": int(pid) if pid.isdigit() else None, "queues": []})
+            row["queues"].append(queue)
+    return sorted(rows.values(), key=lambda r: r["name"])
+
+
+async def metrics_snapshot(services: Services) -> metrics.Snapshot:
+    queues, workers, last_pass = await asyncio.gather(
+        _queues(services), _workers(services), services.dispatcher.last_scheduler_pass())
+    async with cursor(services.pool) as cur:
+        oldest = await webhooks.oldest_due_age(cur)
+    return metrics.Snapshot(queue_depth=queues, queue_workers={q: len(n) for q, n in workers.items()},
+                            oldest_due_delivery_age=oldest, scheduler_last_pass=last_pass,
+                            scheduler_interval=services.config.scheduler.interval)
+
+
+async def report(services: Services) -> dict:
+    """Everything ``paygate status`` shows, as one JSON-ready dict."""
+    queues, workers, last_pass = await asyncio.gather(
+        _queues(services), _workers(services), services.dispatcher.last_scheduler_pass())
+    async with cursor(services.pool) as cur:
+        deliveries = await storage.delivery_counts(cur)
+        deliveries["oldest_due_age_s"] = round(await webhooks.oldest_due_age(cur), 3)
+        failures = await storage.failures_since(cur, FAILURE_WINDOW)
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "queues": queues,
+        "workers": _worker_rows(workers),
+        "deliveries": deliveries,
+        "failures_last_hour": failures,
+        "scheduler": {"last_pass_age_s": round(time.time() - last_pass, 3) if last_pass is not None else None},
+    }
