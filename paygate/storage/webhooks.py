@@ -8,24 +8,6 @@ from . import Filters, fetch_all, fetch_one, page
 NOTIFY_CHANNEL = "paygate_webhooks"
 
 
-async def create_for_event(cur: Cursor, delivery_id: str, event: dict, body: str) -> str | None:
-    """A pending delivery of ``event`` if its merchant has a webhook URL; wakes the workers on commit."""
-    row = await fetch_one(
-        cur,
-        """INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, next_retry_at)
-           SELECT %(id)s, m.id, %(event_id)s, %(event)s, m.webhook_url, %(body)s, now()
-           FROM merchants m WHERE m.id = %(merchant_id)s AND m.webhook_url IS NOT NULL
-           RETURNING id""",
-        {"id": delivery_id, "event_id": event["id"], "event": event["type"], "body": body,
-         "merchant_id": event["merchant_id"]},
-    )
-    if row is None:
-        return None
-    # NOTIFY is delivered only if and when this transaction commits.
-    await cur.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"{delivery_id} 0"))
-    return row["id"]
-
-
 async def take_for_sending(cur: Cursor, delivery_id: str, lease: float) -> dict | None:
     """Hold a due delivery for ``lease`` seconds and return it with its merchant's endpoint and secrets.
 
