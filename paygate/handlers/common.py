@@ -25,8 +25,10 @@ def services(request: web.Request) -> Services:
     return request.app[appkeys.SERVICES]
 
 
-async def merchant(request: web.Request) -> dict:
-    return await authenticate(request, services(request).pool)
+async def merchant(request: web.Request, *, fresh: bool = False) -> dict:
+    """The authenticated merchant; ``fresh`` reads its row now instead of from the short auth cache."""
+    svc = services(request)
+    return await authenticate(request, svc.pool, None if fresh else svc.merchants)
 
 
 async def body(request: web.Request, model: type[Model]) -> Model:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from .. import crypto, views
+from .. import authcache, crypto, views
 from ..db import cursor, transaction
 from ..errors import BadRequest, NotFound, ServiceUnavailable
 from ..idempotency import Receipt
@@ -57,6 +57,7 @@ async def update_endpoint(services: Services, merchant: dict, body: EndpointUpda
     enabled = body.webhook_enabled if body.webhook_enabled is not None else True
     async with transaction(services.pool) as cur:
         row = await merchants.update_endpoint(cur, merchant["id"], url, enabled)
+    authcache.forget(merchant["id"])
     return endpoint_view(services, row)
 
 
@@ -70,6 +71,7 @@ async def rotate_secret(services: Services, merchant: dict, receipt: Receipt) ->
         result = {**views.merchant(row, secret), "webhook_secret": secret,
                   "previous_secret_valid_until": views.iso(row["webhook_secret_prev_until"])}
         await receipt.record(cur, result)
+    authcache.forget(merchant["id"])
     return result
 
 
@@ -132,6 +134,8 @@ async def deliver(services: Services, session: aiohttp.ClientSession, limiter: E
         if attempt.gone:
             await webhooks.disable_endpoint(cur, delivery["merchant_id"],
                                             f"the endpoint answered 410 Gone to delivery {delivery_id}")
+    if attempt.gone:
+        authcache.forget(delivery["merchant_id"])
     return row["status"]
 
 
