@@ -46,6 +46,34 @@ class Dispatcher:
             log.warning("could not enqueue %s %s (the scheduler will): %s", queue, object_id, exc or "timed out")
             return False
 
+    async def enqueue_many(self, queue: str, jobs: list[tuple[str, str]]) -> int:
+        """Enqueue (object id, job id) pairs whose job is not in the queue yet; how many were added.
+
+        The scheduler offers every due object on every pass, and most already have their job: one
+        pipeline of EXISTS finds those without, and one pipeline adds them (bullmq still makes a job
+        that appeared meanwhile a no-op). A failure is logged, never lost: Postgres holds the work.
+        """
+        if not jobs:
+            return 0
+        q = self.queues[queue]
+        options = WEBHOOK_JOB_OPTIONS if queue == WEBHOOKS else JOB_OPTIONS
+        try:
+            async with asyncio.timeout(ENQUEUE_TIMEOUT):
+                async with q.client.pipeline(transaction=False) as pipe:
+                    for _, job_id in jobs:
+                        pipe.exists(q.toKey(job_id))
+                    present = await pipe.execute()
+                missing = [(object_id, job_id) for (object_id, job_id), there in zip(jobs, present, strict=True)
+                           if not there]
+                if missing:
+                    await q.addBulk([{"name": queue, "data": {"id": object_id}, "opts": {**options, "jobId": job_id}}
+                                     for object_id, job_id in missing])
+            return len(missing)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("could not enqueue %d %s jobs (the scheduler will): %s", len(jobs), queue,
+                        exc or "timed out")
+            return 0
+
     async def requeue(self, queue: str, object_id: str) -> bool:
         """Enqueue again an object whose earlier job finished or failed without finishing the object."""
         q = self.queues[queue]

@@ -29,32 +29,27 @@ async def take_for_sending(cur: Cursor, delivery_id: str, lease: float) -> dict 
 
 async def record_attempt(cur: Cursor, delivery: dict, *, url: str, status: str, delay: float | None,
                          trigger: str, status_code: int | None, body: str | None, error: str | None,
-                         duration_ms: int) -> dict:
-    """The attempt's row and the delivery's new state, in the caller's transaction."""
-    number = delivery["attempts"] + 1
-    await cur.execute(
-        """INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
-                                         duration_ms)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-        (delivery["id"], number, trigger, status_code, body, error, duration_ms),
-    )
+                         duration_ms: int, disable_reason: str | None = None) -> dict:
+    """The attempt's row and the delivery's new state (and, given ``disable_reason``, its endpoint
+    disabled), all in one statement: atomic without a transaction around it."""
     return await fetch_one(
         cur,
-        """UPDATE webhook_logs SET attempts = %(number)s, status = %(status)s, url = %(url)s,
+        """WITH a AS (
+               INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
+                                             duration_ms)
+               VALUES (%(id)s, %(number)s, %(trigger)s, %(code)s, %(body)s, %(error)s, %(duration_ms)s)),
+           d AS (
+               UPDATE merchants SET webhook_enabled = false, webhook_disabled_reason = %(disable_reason)s,
+                      updated_at = now()
+               WHERE id = %(merchant_id)s AND %(disable_reason)s::text IS NOT NULL)
+           UPDATE webhook_logs SET attempts = %(number)s, status = %(status)s, url = %(url)s,
                   last_attempt_at = now(), response_code = %(code)s, response_body = %(body)s,
                   next_retry_at = CASE WHEN %(status)s = 'pending' THEN now() + make_interval(secs => %(delay)s) END,
                   manual_retry = false, locked_until = NULL, updated_at = now()
            WHERE id = %(id)s RETURNING *""",
-        {"number": number, "status": status, "url": url, "code": status_code, "body": body, "delay": delay or 0,
-         "id": delivery["id"]},
-    )
-
-
-async def disable_endpoint(cur: Cursor, merchant_id: str, reason: str) -> None:
-    await cur.execute(
-        """UPDATE merchants SET webhook_enabled = false, webhook_disabled_reason = %s, updated_at = now()
-           WHERE id = %s""",
-        (reason, merchant_id),
+        {"number": delivery["attempts"] + 1, "status": status, "url": url, "code": status_code, "body": body,
+         "delay": delay or 0, "id": delivery["id"], "trigger": trigger, "error": error, "duration_ms": duration_ms,
+         "merchant_id": delivery["merchant_id"], "disable_reason": disable_reason},
     )
 
 
