@@ -13,12 +13,11 @@ import os
 import socket
 
 import aiopg
-from bullmq import Worker
 
 from . import idempotency
 from .operations import webhooks as webhook_ops
 from .operations.processing import process_payment, process_refund, release_expired_authorizations
-from .queue import PAYMENTS, REFUNDS, WEBHOOKS
+from .queue import PAYMENTS, REFUNDS, WEBHOOKS, Worker
 from .services import Services
 from .storage import payments, refunds
 from .storage.webhooks import NOTIFY_CHANNEL
