@@ -201,7 +201,7 @@ async def run(database_url: str, redis_url: str, n: int) -> list[dict]:
         async def scheduler_pass(i: int):
             await role.run_scheduler_once()
 
-        results.append(await measure(f"scheduler pass, {n} due deliveries already queued", 5, sql, rds,
+        results.append(await measure(f"scheduler pass, {len(waiting)} due deliveries already queued", 5, sql, rds,
                                      scheduler_pass))
 
         async with transaction(pool) as cur:  # nothing left due: an idle scheduler pass
