@@ -8,6 +8,7 @@ import binascii
 import aiopg
 from aiohttp import web
 
+from .authcache import MerchantCache
 from .crypto import secret_matches
 from .db import cursor
 from .errors import Unauthorized
@@ -28,12 +29,16 @@ def _credentials(request: web.Request) -> tuple[str | None, str | None]:
     return None, None
 
 
-async def authenticate(request: web.Request, pool: aiopg.Pool) -> dict:
-    """The merchant whose key and secret the request carries; 401 otherwise."""
+async def authenticate(request: web.Request, pool: aiopg.Pool, cache: MerchantCache | None = None) -> dict:
+    """The merchant whose key and secret the request carries; 401 otherwise.
+
+    With ``cache``, a merchant looked up in the last ``api.auth_cache_ttl`` seconds is not looked up again
+    (see authcache for what that allows); without, the row is read now (for views of the merchant itself).
+    """
     key, secret = _credentials(request)
     if not key or not secret:
         raise Unauthorized("send X-Api-Key and X-Api-Secret headers (or HTTP Basic key:secret)")
-    return await check_credentials(pool, key, secret)
+    return await check_credentials(pool, key, secret, cache)
 
 
 def has_credentials(request: web.Request) -> bool:
@@ -41,12 +46,17 @@ def has_credentials(request: web.Request) -> bool:
     return any(h in request.headers for h in ("X-Api-Key", "X-Api-Secret", "Authorization"))
 
 
-async def check_credentials(pool: aiopg.Pool, key: str, secret: str) -> dict:
+async def check_credentials(pool: aiopg.Pool, key: str, secret: str, cache: MerchantCache | None = None) -> dict:
     """The active merchant with this key and secret; 401 otherwise."""
     if not (key.isprintable() and len(key) <= 255):
         raise Unauthorized("invalid API key or secret")
-    async with cursor(pool) as cur:
-        merchant = await merchants.by_api_key(cur, key)
+    merchant = cache.get(key) if cache is not None else None
+    if merchant is None or not secret_matches(secret, merchant["api_secret_hash"]):
+        # A miss, or a secret the remembered row refuses (perhaps rotated just now): ask the database.
+        async with cursor(pool) as cur:
+            merchant = await merchants.by_api_key(cur, key)
+        if merchant is not None and cache is not None:
+            cache.put(key, merchant)  # only a fresh read starts the clock, so an entry lives ttl at most
     if merchant is None or not merchant["is_active"] or not secret_matches(secret, merchant["api_secret_hash"]):
         raise Unauthorized("invalid API key or secret")
     return merchant

@@ -52,6 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("api.max_amount", "int", 100_000_000_00,
             "Largest amount in minor units that an order or payment may carry", minimum=1),
+    Setting("api.auth_cache_ttl", "float", 5.0,
+            "Seconds a server remembers an authenticated merchant; a secret rotated or a merchant deactivated "
+            "elsewhere is refused by it within this time (0: look up every request)", minimum=0),
     Setting("worker.concurrency", "int", 50, "Payment or refund jobs one worker process runs at once", minimum=1),
     Setting("worker.webhook_concurrency", "int", 200, "Webhook deliveries one worker process sends at once",
             minimum=1),

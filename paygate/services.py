@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import aiopg
 
+from .authcache import MerchantCache
 from .config import Config
 from .crypto import SecretBox
 from .processors import Processor
@@ -23,6 +24,7 @@ class Services:
     dispatcher: Dispatcher
     processor: Processor
     box: SecretBox | None
+    merchants: MerchantCache = field(default_factory=lambda: MerchantCache(0))
 
     def today(self) -> date:
         return datetime.now(UTC).date()
@@ -34,7 +36,8 @@ async def open_services(config: Config, pool: aiopg.Pool) -> AsyncIterator[Servi
     dispatcher = Dispatcher(config.redis.url)
     box = SecretBox(config.security.master_key) if config.security.master_key else None
     try:
-        yield Services(config, pool, dispatcher, build_processor(config), box)
+        yield Services(config, pool, dispatcher, build_processor(config), box,
+                       MerchantCache(config.api.auth_cache_ttl))
     finally:
         await dispatcher.close()
 

@@ -13,12 +13,11 @@ import os
 import socket
 
 import aiopg
-from bullmq import Worker
 
 from . import idempotency
 from .operations import webhooks as webhook_ops
 from .operations.processing import process_payment, process_refund, release_expired_authorizations
-from .queue import PAYMENTS, REFUNDS, WEBHOOKS
+from .queue import PAYMENTS, REFUNDS, WEBHOOKS, Worker
 from .services import Services
 from .storage import payments, refunds
 from .storage.webhooks import NOTIFY_CHANNEL
@@ -119,9 +118,15 @@ class WorkerRole:
                     async with conn.cursor() as cur:
                         await cur.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     while not self._stopping.is_set():
-                        message = await conn.notifies.get()
-                        delivery_id, _, attempts = message.payload.partition(" ")
-                        await webhook_ops.enqueue(self.services, [{"id": delivery_id, "attempts": int(attempts)}])
+                        # Whatever else has arrived meanwhile goes in the same few round trips to Redis.
+                        messages = [await conn.notifies.get()]
+                        while not conn.notifies.empty() and len(messages) < webhook_ops.ENQUEUE_BATCH:
+                            messages.append(conn.notifies.get_nowait())
+                        deliveries = []
+                        for message in messages:
+                            delivery_id, _, attempts = message.payload.partition(" ")
+                            deliveries.append({"id": delivery_id, "attempts": int(attempts)})
+                        await webhook_ops.enqueue(self.services, deliveries)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the scheduler still finds every due delivery meanwhile

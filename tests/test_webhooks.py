@@ -69,6 +69,27 @@ async def test_payment_success_arrives_with_both_signatures_valid(hooks_client, 
     assert json.loads(success.body) == delivered[0]["payload"]
 
 
+async def test_each_event_gets_a_delivery_only_while_the_merchant_has_a_url(aiohttp_client, make_app, merchant, pool,
+                                                                            receiver):
+    client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))
+    headers = merchant["headers"]
+    without = await pay(client, headers, (await create_order(client, headers))["id"])
+    await _set_url(client, headers, receiver.url)
+    with_url = await pay(client, headers, (await create_order(client, headers))["id"])
+
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("""SELECT e.object_id, e.id, e.type, e.payload, e.created_at, w.payload, w.url, w.status
+                             FROM events e LEFT JOIN webhook_logs w ON w.event_id = e.id""")
+        rows = {r[0]: r[1:] for r in await cur.fetchall()}
+    assert rows[without["id"]][4] is None  # no URL then: no delivery
+    event_id, event_type, payload, created_at, body, url, status = rows[with_url["id"]]
+    assert (url, status) == (receiver.url, "pending")
+    # The stored bytes are the seed's body plus the event id, with the event row's own time.
+    assert body == json.dumps({"id": event_id, "event": event_type, "timestamp": int(created_at.timestamp()),
+                               "data": json.loads(body)["data"]})
+    assert json.loads(body)["data"] == payload == {"payment": with_url}
+
+
 @pytest.mark.slow
 async def test_failing_twice_then_ok_takes_three_attempts_spaced_by_the_schedule(hooks_client, merchant, receiver):
     headers = merchant["headers"]

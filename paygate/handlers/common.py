@@ -25,12 +25,16 @@ def services(request: web.Request) -> Services:
     return request.app[appkeys.SERVICES]
 
 
-async def merchant(request: web.Request) -> dict:
-    """The merchant by API key and secret, or else by dashboard session (whose writes need its CSRF token)."""
+async def merchant(request: web.Request, *, fresh: bool = False) -> dict:
+    """The merchant by API key and secret, or else by dashboard session (whose writes need its CSRF token).
+
+    ``fresh`` reads a key-authenticated merchant's row now instead of from the short auth cache.
+    """
+    svc = services(request)
     if has_credentials(request):
-        who = await authenticate(request, services(request).pool)
+        who = await authenticate(request, svc.pool, None if fresh else svc.merchants)
     else:
-        who = await sessions.authenticate(request, services(request).pool)
+        who = await sessions.authenticate(request, svc.pool)
     request[appkeys.MERCHANT_ID] = who["id"]  # for the access log
     return who
 

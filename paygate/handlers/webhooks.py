@@ -15,32 +15,32 @@ routes = web.RouteTableDef()
 
 @routes.get(f"{API}/merchant")
 async def show_merchant(request: web.Request) -> web.Response:
-    who = await merchant(request)
+    who = await merchant(request, fresh=True)
     return respond(ops.endpoint_view(services(request), who))
 
 
 @routes.patch(f"{API}/merchant")
 async def update_merchant(request: web.Request) -> web.Response:
-    who = await merchant(request)
+    who = await merchant(request, fresh=True)
     update = await body(request, EndpointUpdate)
     return respond(await ops.update_endpoint(services(request), who, update))
 
 
 @routes.get(f"{API}/merchant/webhook-secret")
 async def reveal_secret(request: web.Request) -> web.Response:
-    who = await merchant(request)
+    who = await merchant(request, fresh=True)
     return respond({"webhook_secret": ops.webhook_secret(services(request), who)})
 
 
 @routes.post(f"{API}/merchant/webhook-secret/rotate")
 async def rotate_secret(request: web.Request) -> web.Response:
-    who = await merchant(request)
+    who = await merchant(request, fresh=True)
     return await idempotent(request, who, 200, lambda receipt: ops.rotate_secret(services(request), who, receipt))
 
 
 @routes.post(f"{API}/webhooks/test")
 async def send_test(request: web.Request) -> web.Response:
-    who = await merchant(request)
+    who = await merchant(request, fresh=True)
     return await idempotent(request, who, 201, lambda receipt: ops.send_test(services(request), who, receipt))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiopg
 
-from .. import crypto
+from .. import authcache, crypto
 from ..db import transaction
 from ..errors import Conflict, NotFound
 from ..storage import merchants
@@ -33,10 +33,15 @@ async def create_merchant(pool: aiopg.Pool, box: crypto.SecretBox, name: str, em
 
 
 async def rotate_api_secret(pool: aiopg.Pool, box: crypto.SecretBox, merchant_id: str) -> dict:
-    """A new API secret, returned this once; the previous one is refused from the moment this commits."""
+    """A new API secret, returned this once.
+
+    The previous one is refused from the moment this commits by this process, and by servers running
+    elsewhere within their ``api.auth_cache_ttl`` (they remember authenticated merchants that long).
+    """
     api_secret = crypto.new_api_secret()
     async with transaction(pool) as cur:
         row = await merchants.rotate_api_secret(cur, merchant_id, crypto.hash_secret(api_secret), box.seal(api_secret))
+    authcache.forget(merchant_id)
     if row is None:
         raise NotFound(f"no merchant {merchant_id!r}", field="merchant_id")
     return {"merchant_id": row["id"], "api_key": row["api_key"], "api_secret": api_secret}

@@ -58,6 +58,8 @@ async def create_payment(services: Services, merchant: dict, body: PaymentCreate
             raise BadRequest(f"amount must equal the order's amount ({order['amount']})", field="amount")
         if body.currency is not None and body.currency != order["currency"].strip():
             raise BadRequest(f"currency must equal the order's currency ({order['currency']})", field="currency")
+        # The order moves to attempted in the statement that inserts the payment (one round trip less).
+        attempted = states.transition("order", "created", "attempted") if order["status"] == "created" else None
         row = await payments.insert(cur, {
             "id": new_id("pay"),
             "order_id": order["id"],
@@ -67,9 +69,7 @@ async def create_payment(services: Services, merchant: dict, body: PaymentCreate
             "method": body.method,
             "capture_method": order["capture_method"],
             **instrument,
-        })
-        if order["status"] == "created":
-            await orders.set_status(cur, order["id"], states.transition("order", "created", "attempted"))
+        }, order_status=attempted)
         payment = views.payment(row)
         await events.record(cur, merchant["id"], "payment.created", row["id"], {"payment": payment})
         await receipt.record(cur, payment)

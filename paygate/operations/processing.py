@@ -8,7 +8,7 @@ from .. import metrics, states, views
 from ..db import cursor, transaction
 from ..processors import Outcome
 from ..services import Services
-from ..storage import events, orders, payments, refunds
+from ..storage import events, payments, refunds
 
 log = logging.getLogger("paygate.processing")
 
@@ -22,32 +22,35 @@ async def process_payment(services: Services, payment_id: str) -> str:
     One left in ``processing`` by a crashed worker is asked about again: processors
     answer the same payment id with the same outcome.
     """
-    async with transaction(services.pool) as cur:
-        row = await payments.by_id(cur, payment_id, lock=True)
+    states.transition("payment", "pending", "processing")
+    async with cursor(services.pool) as cur:
+        # The usual case in one statement; the UPDATE waits for any row lock and re-checks the status.
+        row = await payments.start_processing(cur, payment_id)
         if row is None:
-            log.warning("job for unknown payment %s ignored", payment_id)
-            return "unknown"
-        if states.is_final("payment", row["status"]):
-            return row["status"]
-        if row["status"] == "pending":
-            row = await payments.set_status(cur, payment_id, states.transition("payment", "pending", "processing"))
+            row = await payments.by_id(cur, payment_id)
+            if row is None:
+                log.warning("job for unknown payment %s ignored", payment_id)
+                return "unknown"
+            if states.is_final("payment", row["status"]):
+                return row["status"]
+            # processing: left so by a worker that stopped; ask the processor again.
 
     # The processor is called outside any transaction: no row lock is held while it thinks.
     outcome = await services.processor.authorize(row["id"], row["processor_token"], row["amount"], row["currency"])
 
     async with transaction(services.pool) as cur:
-        row = await payments.by_id(cur, payment_id, lock=True)
+        row = await payments.with_order_locked(cur, payment_id)
         if row["status"] != "processing":
             return row["status"]  # another worker recorded the outcome first
-        order = await orders.get(cur, row["merchant_id"], row["order_id"], lock=True)
-        if outcome.approved and order["status"] == "paid":
+        order_status = row["order_status"]
+        if outcome.approved and order_status == "paid":
             # Two payments raced for one order; the later authorization is given back.
             outcome = ORDER_PAID
         if outcome.approved:
             states.transition("payment", "processing", "success")
             capture = row["capture_method"] == "automatic"
-            row = await payments.record_success(cur, payment_id, capture=capture)
-            await orders.set_status(cur, order["id"], states.transition("order", order["status"], "paid"))
+            row = await payments.record_success(cur, payment_id, capture=capture, order_id=row["order_id"],
+                                                order_status=states.transition("order", order_status, "paid"))
             payment = views.payment(row)
             await events.record(cur, row["merchant_id"], "payment.success", payment_id, {"payment": payment})
             if capture:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from .. import crypto, metrics, views
+from .. import authcache, crypto, metrics, views
 from ..db import cursor, transaction
 from ..errors import BadRequest, NotFound, ServiceUnavailable
 from ..idempotency import Receipt
@@ -22,6 +22,8 @@ from ..storage import events, merchants, webhooks
 from ..webhooks import policy, signing, ssrf
 from ..webhooks.delivery import send
 
+ENQUEUE_BATCH = 500
+
 
 def job_id(delivery_id: str, attempts_made: int) -> str:
     """One job per attempt: enqueueing the same attempt twice is a no-op, the next attempt is a new job."""
@@ -29,8 +31,10 @@ def job_id(delivery_id: str, attempts_made: int) -> str:
 
 
 async def enqueue(services: Services, deliveries: list[dict]) -> None:
-    for d in deliveries:
-        await services.dispatcher.enqueue(WEBHOOKS, d["id"], job_id=job_id(d["id"], d["attempts"]))
+    """A job for each delivery's next attempt, unless it has one (a few round trips for any number)."""
+    for start in range(0, len(deliveries), ENQUEUE_BATCH):
+        await services.dispatcher.enqueue_many(
+            WEBHOOKS, [(d["id"], job_id(d["id"], d["attempts"])) for d in deliveries[start:start + ENQUEUE_BATCH]])
 
 
 # -- the merchant's endpoint ------------------------------------------------------------------------------
@@ -62,6 +66,7 @@ async def update_endpoint(services: Services, merchant: dict, body: EndpointUpda
     enabled = body.webhook_enabled if body.webhook_enabled is not None else True
     async with transaction(services.pool) as cur:
         row = await merchants.update_endpoint(cur, merchant["id"], url, enabled)
+    authcache.forget(merchant["id"])
     return endpoint_view(services, row)
 
 
@@ -75,6 +80,7 @@ async def rotate_secret(services: Services, merchant: dict, receipt: Receipt) ->
         result = {**views.merchant(row, secret), "webhook_secret": secret,
                   "previous_secret_valid_until": views.iso(row["webhook_secret_prev_until"])}
         await receipt.record(cur, result)
+    authcache.forget(merchant["id"])
     return result
 
 
@@ -117,7 +123,7 @@ async def deliver(services: Services, session: aiohttp.ClientSession, limiter: E
                   delivery_id: str) -> str:
     """Make the delivery's next attempt if it is due, and record it; return the delivery's status."""
     config = services.config.webhooks
-    async with transaction(services.pool) as cur:
+    async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
         delivery = await webhooks.take_for_sending(cur, delivery_id, lease=config.timeout + 30)
     if delivery is None:
         return "skipped"
@@ -129,14 +135,14 @@ async def deliver(services: Services, session: aiohttp.ClientSession, limiter: E
     number = delivery["attempts"] + 1
     trigger = "manual" if delivery["manual_retry"] else ("initial" if number == 1 else "automatic")
     decision = policy.after(attempt, number, config.retry_schedule, config.max_attempts)
-    async with transaction(services.pool) as cur:
+    gone = f"the endpoint answered 410 Gone to delivery {delivery_id}" if attempt.gone else None
+    async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
         row = await webhooks.record_attempt(
             cur, delivery, url=delivery["webhook_url"], status=decision.status, delay=decision.delay,
             trigger=trigger, status_code=attempt.status_code, body=attempt.body, error=attempt.error,
-            duration_ms=attempt.duration_ms)
-        if attempt.gone:
-            await webhooks.disable_endpoint(cur, delivery["merchant_id"],
-                                            f"the endpoint answered 410 Gone to delivery {delivery_id}")
+            duration_ms=attempt.duration_ms, disable_reason=gone)
+    if gone:
+        authcache.forget(delivery["merchant_id"])
     metrics.WEBHOOK_DELIVERIES.labels(metrics.delivery_outcome(row["status"])).inc()
     return row["status"]
 

@@ -10,25 +10,43 @@ from . import Filters, fetch_one, page, webhooks
 
 
 async def record(cur: Cursor, merchant_id: str, event_type: str, object_id: str, payload: dict) -> dict:
-    """The event, and its webhook delivery when the merchant has an endpoint, in the caller's transaction."""
-    event = await fetch_one(
+    """The event, and its webhook delivery when the merchant has an endpoint, in the caller's transaction.
+
+    One statement: the event, the delivery (decided by the merchant row as it is now, not as a caller
+    remembers it) and the NOTIFY that wakes the workers on commit. The body's timestamp comes from the
+    event row, so Python builds the JSON around it.
+    """
+    event_id = new_id("evt")
+    head, tail = _body_parts(event_id, event_type, payload)
+    row = await fetch_one(
         cur,
-        """INSERT INTO events (id, merchant_id, type, object_id, payload)
-           VALUES (%s, %s, %s, %s, %s) RETURNING *""",
-        (new_id("evt"), merchant_id, event_type, object_id, json.dumps(payload)),
+        """WITH e AS (
+               INSERT INTO events (id, merchant_id, type, object_id, payload)
+               VALUES (%(event_id)s, %(merchant_id)s, %(type)s, %(object_id)s, %(payload)s) RETURNING *),
+           w AS (
+               INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, next_retry_at)
+               SELECT %(delivery_id)s, m.id, e.id, e.type, m.webhook_url,
+                      %(head)s || floor(extract(epoch FROM e.created_at))::bigint || %(tail)s, now()
+               FROM e JOIN merchants m ON m.id = e.merchant_id WHERE m.webhook_url IS NOT NULL
+               RETURNING id),
+           n AS (SELECT pg_notify(%(channel)s, w.id || ' 0') FROM w)
+           SELECT e.*, (SELECT count(*) FROM n) AS notified FROM e""",
+        {"event_id": event_id, "merchant_id": merchant_id, "type": event_type, "object_id": object_id,
+         "payload": json.dumps(payload), "delivery_id": new_id("whd"), "head": head, "tail": tail,
+         "channel": webhooks.NOTIFY_CHANNEL},
     )
-    await webhooks.create_for_event(cur, new_id("whd"), event, webhook_body(event))
-    return event
+    del row["notified"]
+    return row
 
 
-def webhook_body(event: dict) -> str:
-    """The seed's body plus the event id; stored once, so every attempt sends and signs the same bytes."""
-    return json.dumps({
-        "id": event["id"],
-        "event": event["type"],
-        "timestamp": int(event["created_at"].timestamp()),
-        "data": event["payload"],
-    })
+def _body_parts(event_id: str, event_type: str, payload: dict) -> tuple[str, str]:
+    """The delivery body (the seed's fields plus the event id) before and after the timestamp's digits.
+
+    Joined, the same bytes as json.dumps({"id", "event", "timestamp", "data"}); stored once, so every
+    attempt sends and signs exactly these bytes.
+    """
+    head = json.dumps({"id": event_id, "event": event_type})[:-1] + ', "timestamp": '
+    return head, ', "data": ' + json.dumps(payload) + "}"
 
 
 async def get(cur: Cursor, merchant_id: str, event_id: str) -> dict | None:

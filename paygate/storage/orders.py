@@ -27,10 +27,6 @@ async def get(cur: Cursor, merchant_id: str, order_id: str, *, lock: bool = Fals
     )
 
 
-async def set_status(cur: Cursor, order_id: str, status: str) -> None:
-    await cur.execute("UPDATE orders SET status = %s, updated_at = now() WHERE id = %s", (status, order_id))
-
-
 async def list_page(cur: Cursor, merchant_id: str, *, status=None, receipt=None, created_from=None,
                     created_to=None, limit: int, offset: int) -> tuple[list[dict], int]:
     filters = Filters(merchant_id).equal("status", status).equal("receipt", receipt)

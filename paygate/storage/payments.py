@@ -6,10 +6,16 @@ from ..db import Cursor
 from . import Filters, fetch_all, fetch_one, page, untouched_since
 
 
-async def insert(cur: Cursor, payment: dict) -> dict:
+async def insert(cur: Cursor, payment: dict, *, order_status: str | None = None) -> dict:
+    """The new payment; with ``order_status``, its order moves to that status in the same statement."""
     columns = ", ".join(payment)
     values = ", ".join(f"%({c})s" for c in payment)
-    return await fetch_one(cur, f"INSERT INTO payments ({columns}) VALUES ({values}) RETURNING *", payment)
+    sql = f"INSERT INTO payments ({columns}) VALUES ({values}) RETURNING *"
+    if order_status is not None:
+        sql = ("WITH o AS (UPDATE orders SET status = %(_order_status)s, updated_at = now() "
+               "WHERE id = %(order_id)s) " + sql)
+        payment = {**payment, "_order_status": order_status}
+    return await fetch_one(cur, sql, payment)
 
 
 async def get(cur: Cursor, merchant_id: str, payment_id: str, *, lock: bool = False) -> dict | None:
@@ -27,22 +33,38 @@ async def by_id(cur: Cursor, payment_id: str, *, lock: bool = False) -> dict | N
                            (payment_id,))
 
 
-async def set_status(cur: Cursor, payment_id: str, status: str) -> dict:
+async def start_processing(cur: Cursor, payment_id: str) -> dict | None:
+    """pending -> processing in one statement; None if the payment is not pending (or does not exist)."""
     return await fetch_one(
-        cur, "UPDATE payments SET status = %s, updated_at = now() WHERE id = %s RETURNING *", (status, payment_id)
+        cur,
+        """UPDATE payments SET status = 'processing', updated_at = now()
+           WHERE id = %s AND status = 'pending' RETURNING *""",
+        (payment_id,),
     )
 
 
-async def record_success(cur: Cursor, payment_id: str, *, capture: bool) -> dict:
-    """Authorized; captured in full at once when ``capture``."""
+async def with_order_locked(cur: Cursor, payment_id: str) -> dict | None:
+    """The payment and its order's status (as ``order_status``), both rows locked, payment first."""
     return await fetch_one(
         cur,
-        """UPDATE payments SET status = 'success', updated_at = now(),
+        """SELECT p.*, o.status AS order_status FROM payments p JOIN orders o ON o.id = p.order_id
+           WHERE p.id = %s FOR UPDATE OF p, o""",
+        (payment_id,),
+    )
+
+
+async def record_success(cur: Cursor, payment_id: str, *, capture: bool, order_id: str,
+                         order_status: str) -> dict:
+    """Authorized; captured in full at once when ``capture``; its order set to ``order_status`` alongside."""
+    return await fetch_one(
+        cur,
+        """WITH o AS (UPDATE orders SET status = %(order_status)s, updated_at = now() WHERE id = %(order_id)s)
+           UPDATE payments SET status = 'success', updated_at = now(),
                   captured = %(capture)s,
                   amount_captured = CASE WHEN %(capture)s THEN amount ELSE 0 END,
                   captured_at = CASE WHEN %(capture)s THEN now() END
            WHERE id = %(id)s RETURNING *""",
-        {"id": payment_id, "capture": capture},
+        {"id": payment_id, "capture": capture, "order_id": order_id, "order_status": order_status},
     )
 
 

@@ -8,24 +8,6 @@ from . import Filters, fetch_all, fetch_one, page
 NOTIFY_CHANNEL = "paygate_webhooks"
 
 
-async def create_for_event(cur: Cursor, delivery_id: str, event: dict, body: str) -> str | None:
-    """A pending delivery of ``event`` if its merchant has a webhook URL; wakes the workers on commit."""
-    row = await fetch_one(
-        cur,
-        """INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, next_retry_at)
-           SELECT %(id)s, m.id, %(event_id)s, %(event)s, m.webhook_url, %(body)s, now()
-           FROM merchants m WHERE m.id = %(merchant_id)s AND m.webhook_url IS NOT NULL
-           RETURNING id""",
-        {"id": delivery_id, "event_id": event["id"], "event": event["type"], "body": body,
-         "merchant_id": event["merchant_id"]},
-    )
-    if row is None:
-        return None
-    # NOTIFY is delivered only if and when this transaction commits.
-    await cur.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"{delivery_id} 0"))
-    return row["id"]
-
-
 async def take_for_sending(cur: Cursor, delivery_id: str, lease: float) -> dict | None:
     """Hold a due delivery for ``lease`` seconds and return it with its merchant's endpoint and secrets.
 
@@ -47,32 +29,27 @@ async def take_for_sending(cur: Cursor, delivery_id: str, lease: float) -> dict 
 
 async def record_attempt(cur: Cursor, delivery: dict, *, url: str, status: str, delay: float | None,
                          trigger: str, status_code: int | None, body: str | None, error: str | None,
-                         duration_ms: int) -> dict:
-    """The attempt's row and the delivery's new state, in the caller's transaction."""
-    number = delivery["attempts"] + 1
-    await cur.execute(
-        """INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
-                                         duration_ms)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-        (delivery["id"], number, trigger, status_code, body, error, duration_ms),
-    )
+                         duration_ms: int, disable_reason: str | None = None) -> dict:
+    """The attempt's row and the delivery's new state (and, given ``disable_reason``, its endpoint
+    disabled), all in one statement: atomic without a transaction around it."""
     return await fetch_one(
         cur,
-        """UPDATE webhook_logs SET attempts = %(number)s, status = %(status)s, url = %(url)s,
+        """WITH a AS (
+               INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
+                                             duration_ms)
+               VALUES (%(id)s, %(number)s, %(trigger)s, %(code)s, %(body)s, %(error)s, %(duration_ms)s)),
+           d AS (
+               UPDATE merchants SET webhook_enabled = false, webhook_disabled_reason = %(disable_reason)s,
+                      updated_at = now()
+               WHERE id = %(merchant_id)s AND %(disable_reason)s::text IS NOT NULL)
+           UPDATE webhook_logs SET attempts = %(number)s, status = %(status)s, url = %(url)s,
                   last_attempt_at = now(), response_code = %(code)s, response_body = %(body)s,
                   next_retry_at = CASE WHEN %(status)s = 'pending' THEN now() + make_interval(secs => %(delay)s) END,
                   manual_retry = false, locked_until = NULL, updated_at = now()
            WHERE id = %(id)s RETURNING *""",
-        {"number": number, "status": status, "url": url, "code": status_code, "body": body, "delay": delay or 0,
-         "id": delivery["id"]},
-    )
-
-
-async def disable_endpoint(cur: Cursor, merchant_id: str, reason: str) -> None:
-    await cur.execute(
-        """UPDATE merchants SET webhook_enabled = false, webhook_disabled_reason = %s, updated_at = now()
-           WHERE id = %s""",
-        (reason, merchant_id),
+        {"number": delivery["attempts"] + 1, "status": status, "url": url, "code": status_code, "body": body,
+         "delay": delay or 0, "id": delivery["id"], "trigger": trigger, "error": error, "duration_ms": duration_ms,
+         "merchant_id": delivery["merchant_id"], "disable_reason": disable_reason},
     )
 
 
