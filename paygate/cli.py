@@ -212,11 +212,14 @@ async def _work(config: Config, metrics_port: int | None = None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await runner.setup()  # opens Postgres and Redis and starts the workers
-    if metrics_port:
-        await web.TCPSite(runner, config.server.host, metrics_port).start()
-    logging.getLogger("paygate.worker").info(
-        "paygate worker running (concurrency %s); Ctrl-C stops it", config.worker.concurrency)
     try:
+        if metrics_port:
+            try:
+                await web.TCPSite(runner, config.server.host, metrics_port).start()
+            except OSError as exc:
+                raise BadConfig(f"--metrics-port {metrics_port}: {exc.strerror or exc}") from None
+        logging.getLogger("paygate.worker").info(
+            "paygate worker running (concurrency %s); Ctrl-C stops it", config.worker.concurrency)
         await stop.wait()
     finally:
         await runner.cleanup()  # running jobs finish before the process exits

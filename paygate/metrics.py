@@ -44,7 +44,11 @@ def route_label(request) -> str:
     return resource.canonical if resource is not None else UNMATCHED
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    method = method if method in METHODS else "other"  # the client picks it: keep the label set bounded
     HTTP_REQUESTS.labels(route, method, str(status)).inc()
     HTTP_LATENCY.labels(route, method).observe(seconds)
 

@@ -18,16 +18,18 @@ import os
 import secrets
 import time
 import warnings
+from contextlib import asynccontextmanager
 
 import aiopg
 from aiohttp import web
 from aiohttp_session import get_session, new_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from redis.exceptions import RedisError
 
 from . import appkeys, crypto
 from .config import Config
 from .db import cursor
-from .errors import Forbidden, Unauthorized
+from .errors import Forbidden, ServiceUnavailable, Unauthorized
 from .storage import merchants
 
 # aiohttp-session keeps its per-request state under string keys, which aiohttp warns about.
@@ -66,6 +68,15 @@ def _ended_key(sid: str) -> str:
     return f"paygate:session-ended:{sid}"
 
 
+@asynccontextmanager
+async def _redis_or_503():
+    """Ended sessions are remembered in Redis: without it a session can be neither checked nor ended."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise ServiceUnavailable(f"dashboard sessions are unavailable: Redis is unreachable ({exc})") from None
+
+
 async def start(request: web.Request, merchant: dict) -> str:
     """A fresh session for ``merchant``; returns its CSRF token."""
     session = await new_session(request)
@@ -76,9 +87,11 @@ async def start(request: web.Request, merchant: dict) -> str:
 
 
 async def renew(request: web.Request, merchant: dict) -> None:
-    """Keep this session signed in after the merchant's API secret changed (others end)."""
+    """Keep this session signed in after the merchant's API secret changed (others end); a request
+    authenticated by key has no session, and gets none."""
     session = await get_session(request)
-    session["auth"] = _tag(merchant)
+    if session.get("merchant_id") == merchant["id"]:
+        session["auth"] = _tag(merchant)
 
 
 async def end(request: web.Request) -> None:
@@ -87,7 +100,8 @@ async def end(request: web.Request) -> None:
     session = await get_session(request)
     if sid := session.get("sid"):
         ttl = int(request.app[appkeys.CONFIG].dashboard.idle_timeout) + 60
-        await request.app[appkeys.REDIS].set(_ended_key(sid), 1, ex=ttl)
+        async with _redis_or_503():
+            await request.app[appkeys.REDIS].set(_ended_key(sid), 1, ex=ttl)
     session.invalidate()
 
 
@@ -108,7 +122,10 @@ async def authenticate(request: web.Request, pool: aiopg.Pool) -> dict:
             raise Forbidden(f"this request needs the session's {CSRF_HEADER} header", field=CSRF_HEADER,
                             code="CSRF_TOKEN_INVALID")
     idle = time.time() - session.get("seen", 0) > request.app[appkeys.CONFIG].dashboard.idle_timeout
-    ended = idle or await request.app[appkeys.REDIS].exists(_ended_key(session.get("sid", "")))
+    ended = idle
+    if not ended:
+        async with _redis_or_503():
+            ended = await request.app[appkeys.REDIS].exists(_ended_key(session.get("sid", "")))
     async with cursor(pool) as cur:
         merchant = await merchants.by_id(cur, merchant_id)
     if ended or merchant is None or not merchant["is_active"] or session.get("auth") != _tag(merchant):

@@ -30,7 +30,9 @@ async def test_wheel_installs_migrates_and_serves_without_the_source_tree(tmp_pa
                    check=True, cwd=tmp_path, timeout=300, capture_output=True)
     (wheel,) = dist.glob("paygate-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "paygate/sql/0001_schema.sql" in names
+    shipped = {str(path.relative_to(REPO)) for path in (REPO / "static").rglob("*") if path.is_file()}
+    assert {"static/checkout.js", "static/dashboard/index.html", "static/dashboard/app.js"} <= shipped
+    assert {"paygate/" + name for name in shipped | {"sql/0001_schema.sql"}} <= set(names)
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

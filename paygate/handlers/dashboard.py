@@ -63,12 +63,13 @@ async def _session_view(request: web.Request, who: dict) -> web.Response:
 
 @routes.post(f"{BASE}/api/session")
 async def sign_in(request: web.Request) -> web.Response:
-    """Key and secret for a session cookie. Each IP's attempts since its last success are counted:
-    past the third each waits longer, and past ``dashboard.login_attempts`` they are refused."""
+    """Key and secret for a session cookie. Attempts are counted per client IP and key since the last success
+    there: past the third each waits longer, and past ``dashboard.login_attempts`` they are refused. (Per key
+    too, so that one client guessing cannot lock everyone behind the same proxy out.)"""
     if request.content_type != "application/json":  # a cross-site form cannot send JSON: no login CSRF
         raise UnsupportedMediaType("send the credentials as application/json", field="Content-Type")
     credentials = await body(request, SignIn)
-    limiter, client = request.app[appkeys.RATE_LIMITER], request.remote or "unknown"
+    limiter, client = request.app[appkeys.RATE_LIMITER], f"{request.remote or 'unknown'}|{credentials.api_key}"
     earlier = await limiter.attempt(LOGIN, client)
     if earlier >= FREE_ATTEMPTS:
         delay = services(request).config.dashboard.login_delay * (earlier - FREE_ATTEMPTS + 1)
@@ -102,5 +103,5 @@ async def rotate_api_secret(request: web.Request) -> web.Response:
     who = await merchant(request)
     svc = services(request)
     rotated = await merchant_ops.rotate_api_secret(svc.pool, svc.box, who["id"])
-    await sessions.renew(request, {**who, "api_secret_hash": crypto.hash_secret(rotated["api_secret"])})
+    await sessions.renew(request, {**who, "api_secret_hash": crypto.hash_secret(rotated["api_secret"])})  # if any
     return respond({"api_key": rotated["api_key"], "api_secret": rotated["api_secret"]})

@@ -91,6 +91,8 @@ async def send_test(services: Services, merchant: dict, receipt: Receipt) -> dic
         event = await events.record(cur, merchant["id"], "webhook.test", merchant["id"], {
             "message": "This is a test event from paygate.", "merchant_id": merchant["id"]})
         delivery = await webhooks.for_event(cur, event["id"])
+        if delivery is None:  # the URL was cleared since the merchant row was read
+            raise BadRequest("set webhook_url with PATCH /api/v1/merchant first", field="webhook_url")
         result = {"event": views.event(event), "delivery": views.delivery(delivery)}
         await receipt.record(cur, result)
     await enqueue(services, [delivery])
