@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 
 import aiopg
 from aiohttp import web
@@ -53,10 +54,11 @@ async def check_credentials(pool: aiopg.Pool, key: str, secret: str, cache: Merc
     merchant = cache.get(key) if cache is not None else None
     if merchant is None or not secret_matches(secret, merchant["api_secret_hash"]):
         # A miss, or a secret the remembered row refuses (perhaps rotated just now): ask the database.
+        read_started = time.monotonic()
         async with cursor(pool) as cur:
             merchant = await merchants.by_api_key(cur, key)
         if merchant is not None and cache is not None:
-            cache.put(key, merchant)  # only a fresh read starts the clock, so an entry lives ttl at most
+            cache.put(key, merchant, read_started)  # only a fresh read starts the clock, so an entry lives ttl at most
     if merchant is None or not merchant["is_active"] or not secret_matches(secret, merchant["api_secret_hash"]):
         raise Unauthorized("invalid API key or secret")
     return merchant

@@ -22,6 +22,7 @@ class MerchantCache:
     def __init__(self, ttl: float):
         self.ttl = ttl
         self._rows: dict[str, tuple[float, dict]] = {}
+        self._forgotten: dict[str, float] = {}  # merchant id -> when it was last forgotten
         _caches.add(self)
 
     def get(self, api_key: str) -> dict | None:
@@ -33,14 +34,20 @@ class MerchantCache:
             return None
         return hit[1]
 
-    def put(self, api_key: str, merchant: dict) -> None:
-        if self.ttl <= 0:
+    def put(self, api_key: str, merchant: dict, read_started: float) -> None:
+        """Remember a row read from ``read_started`` (time.monotonic()) on, unless the merchant was forgotten
+        meanwhile: a read that began before a rotation committed may carry the old secret's hash."""
+        if self.ttl <= 0 or read_started <= self._forgotten.get(merchant["id"], float("-inf")):
             return
         if len(self._rows) >= MAX_ENTRIES:
             self._rows.pop(next(iter(self._rows)))  # the oldest entry
         self._rows[api_key] = (time.monotonic() + self.ttl, merchant)
 
     def forget(self, merchant_id: str) -> None:
+        now = time.monotonic()
+        # a read older than ttl would be refused as stale anyway: keep only the recent marks
+        self._forgotten = {m: t for m, t in self._forgotten.items() if t > now - self.ttl}
+        self._forgotten[merchant_id] = now
         for key in [k for k, (_, m) in self._rows.items() if m["id"] == merchant_id]:
             del self._rows[key]
 

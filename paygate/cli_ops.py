@@ -17,10 +17,8 @@ from rich.table import Table
 from . import crypto, views
 from .cli import _config, _pool, _require_master_key, console, main
 from .cli_webhooks import _run_operation, operator_services
-from .db import cursor
 from .operations import merchants as merchant_ops
 from .operations import status as status_ops
-from .storage import merchants as merchant_storage
 from .webhooks import ssrf
 
 WATCH_INTERVAL = 2.0  # seconds between refreshes of status --watch
@@ -148,8 +146,8 @@ def list_merchants(ctx: click.Context, as_json: bool) -> None:
     config = _config(ctx)
 
     async def go():
-        async with _pool(config) as pool, cursor(pool) as cur:
-            return await merchant_storage.all_merchants(cur)
+        async with _pool(config) as pool:
+            return await merchant_ops.list_merchants(pool)
 
     rows = [_merchant_row(r) for r in _run_operation(go())]
     if as_json:

@@ -121,8 +121,8 @@ class Dispatcher:
         return {k: int(v or 0) for k, v in counts.items()}
 
     async def workers(self, queue: str) -> int:
-        """Workers connected now (each holds two named connections to Redis)."""
-        return len({client["rawname"] for client in await self.queues[queue].get_workers()})
+        """How many workers are connected now (see ``connected_workers``)."""
+        return len(await self.connected_workers(queue))
 
     async def connected_workers(self, queue: str) -> list[str]:
         """Names of the workers connected now, from CLIENT LIST (bullmq names their connections).

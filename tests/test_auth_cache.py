@@ -66,3 +66,19 @@ async def test_a_wrong_secret_is_refused_while_the_merchant_is_remembered(aiohtt
     client = await aiohttp_client(make_app(api__auth_cache_ttl=3600))
     assert await _status(client, merchant["api_key"], merchant["api_secret"]) == 200
     assert await _status(client, merchant["api_key"], merchant["api_secret"] + "x") == 401
+
+
+def test_a_read_that_began_before_a_rotation_is_not_remembered():
+    """Request A reads the row, a rotation commits and forgets the merchant, then A would remember the old hash."""
+    import time
+
+    from paygate.authcache import MerchantCache
+
+    cache = MerchantCache(ttl=60)
+    row = {"id": "mer_0123456789abcdef", "api_secret_hash": "old"}
+    read_started = time.monotonic()
+    cache.forget(row["id"])  # the rotation, committed while A's read was in flight
+    cache.put("key_test_x", row, read_started)
+    assert cache.get("key_test_x") is None
+    cache.put("key_test_x", {**row, "api_secret_hash": "new"}, time.monotonic())  # a read after it is kept
+    assert cache.get("key_test_x")["api_secret_hash"] == "new"

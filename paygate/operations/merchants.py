@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiopg
 
 from .. import authcache, crypto
-from ..db import transaction
+from ..db import cursor, transaction
 from ..errors import Conflict, NotFound
 from ..storage import merchants
 
@@ -30,6 +30,12 @@ async def create_merchant(pool: aiopg.Pool, box: crypto.SecretBox, name: str, em
         raise Conflict(f"a merchant with email {email} exists", field="email")
     return {"merchant_id": merchant_id, "name": name, "email": email, "api_key": api_key,
             "api_secret": api_secret, "webhook_secret": webhook_secret}
+
+
+async def list_merchants(pool: aiopg.Pool) -> list[dict]:
+    """Every merchant's row (the operator's view; secrets stay sealed or hashed in it)."""
+    async with cursor(pool) as cur:
+        return await merchants.all_merchants(cur)
 
 
 async def rotate_api_secret(pool: aiopg.Pool, box: crypto.SecretBox, merchant_id: str) -> dict:

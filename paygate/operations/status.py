@@ -44,9 +44,13 @@ def _worker_rows(by_queue: dict[str, list[str]]) -> list[dict]:
     return sorted(rows.values(), key=lambda r: r["name"])
 
 
+async def _live(services: Services) -> tuple[dict, dict, float | None]:
+    """Queues, connected workers by queue, and the time of the last scheduler pass (from Redis)."""
+    return await asyncio.gather(_queues(services), _workers(services), services.dispatcher.last_scheduler_pass())
+
+
 async def metrics_snapshot(services: Services) -> metrics.Snapshot:
-    queues, workers, last_pass = await asyncio.gather(
-        _queues(services), _workers(services), services.dispatcher.last_scheduler_pass())
+    queues, workers, last_pass = await _live(services)
     async with cursor(services.pool) as cur:
         oldest = await webhooks.oldest_due_age(cur)
     return metrics.Snapshot(queue_depth=queues, queue_workers={q: len(n) for q, n in workers.items()},
@@ -56,8 +60,7 @@ async def metrics_snapshot(services: Services) -> metrics.Snapshot:
 
 async def report(services: Services) -> dict:
     """Everything ``paygate status`` shows, as one JSON-ready dict."""
-    queues, workers, last_pass = await asyncio.gather(
-        _queues(services), _workers(services), services.dispatcher.last_scheduler_pass())
+    queues, workers, last_pass = await _live(services)
     async with cursor(services.pool) as cur:
         deliveries = await storage.delivery_counts(cur)
         deliveries["oldest_due_age_s"] = round(await webhooks.oldest_due_age(cur), 3)
