@@ -121,8 +121,7 @@ async def authenticate(request: web.Request, pool: aiopg.Pool) -> dict:
         if not hmac.compare_digest(sent, session.get("csrf", "").encode()):
             raise Forbidden(f"this request needs the session's {CSRF_HEADER} header", field=CSRF_HEADER,
                             code="CSRF_TOKEN_INVALID")
-    idle = time.time() - session.get("seen", 0) > request.app[appkeys.CONFIG].dashboard.idle_timeout
-    ended = idle
+    ended = time.time() - session.get("seen", 0) > request.app[appkeys.CONFIG].dashboard.idle_timeout
     if not ended:
         async with _redis_or_503():
             ended = await request.app[appkeys.REDIS].exists(_ended_key(session.get("sid", "")))

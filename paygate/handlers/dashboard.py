@@ -103,5 +103,5 @@ async def rotate_api_secret(request: web.Request) -> web.Response:
     who = await merchant(request)
     svc = services(request)
     rotated = await merchant_ops.rotate_api_secret(svc.pool, svc.box, who["id"])
-    await sessions.renew(request, {**who, "api_secret_hash": crypto.hash_secret(rotated["api_secret"])})  # if any
+    await sessions.renew(request, {**who, "api_secret_hash": crypto.hash_secret(rotated["api_secret"])})
     return respond({"api_key": rotated["api_key"], "api_secret": rotated["api_secret"]})
