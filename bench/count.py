@@ -70,8 +70,9 @@ class SqlCounter:
         aiopg.Cursor.execute = self._original
 
     def note(self, conn: int, sql: str) -> None:
+        """One round trip; a transaction's first statement carries its BEGIN (``BEGIN; INSERT …``)."""
         words = sql.split(None, 2)
-        kind = words[0].upper() if words else ""
+        kind = words[0].upper().rstrip(";") if words else ""
         self.statements += 1
         self.by_kind[kind] += 1
         if kind == "BEGIN":

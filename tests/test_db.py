@@ -1,0 +1,61 @@
+"""db.transaction: BEGIN travels with the first statement, and everything still commits or rolls back as one."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+from paygate import crypto
+from paygate.db import cursor, transaction
+from paygate.storage import fetch_one, merchants
+
+from .conftest import MASTER_KEY
+
+
+def merchant_row(email: str) -> dict:
+    box = crypto.SecretBox(MASTER_KEY)
+    return {"id": crypto.new_id("mer"), "name": "Tx Shop", "email": email, "api_key": crypto.new_api_key(),
+            "api_secret_hash": crypto.hash_secret("s"), "api_secret_enc": box.seal("s"), "webhook_url": None,
+            "webhook_secret_enc": box.seal(crypto.new_webhook_secret())}
+
+
+async def count(pool, email: str) -> int:
+    async with cursor(pool) as cur:
+        return (await fetch_one(cur, "SELECT count(*) AS n FROM merchants WHERE email = %s", (email,)))["n"]
+
+
+async def test_the_first_statements_answer_and_rowcount_are_its_own(pool):
+    async with transaction(pool) as cur:
+        assert await merchants.insert_if_absent(cur, merchant_row("a@example.com"))
+        assert cur.rowcount == 1
+        row = await fetch_one(cur, "SELECT txid_current_if_assigned() IS NOT NULL AS in_tx")
+        assert row["in_tx"], "the insert ran inside the transaction"
+    assert await count(pool, "a@example.com") == 1
+
+
+async def test_an_exception_rolls_back_every_statement(pool):
+    with pytest.raises(RuntimeError):
+        async with transaction(pool) as cur:
+            await merchants.insert_if_absent(cur, merchant_row("b@example.com"))
+            await merchants.insert_if_absent(cur, merchant_row("c@example.com"))
+            raise RuntimeError("after two writes")
+    assert await count(pool, "b@example.com") == 0 and await count(pool, "c@example.com") == 0
+
+
+async def test_a_failing_first_statement_leaves_every_connection_usable(pool):
+    for _ in range(3):
+        with pytest.raises(psycopg2.errors.UndefinedTable):
+            async with transaction(pool) as cur:
+                await cur.execute("SELECT * FROM no_such_table")
+    for n in range(pool.maxsize + 1):  # every pooled connection is back to idle, not in an aborted transaction
+        async with transaction(pool) as cur:
+            await merchants.insert_if_absent(cur, merchant_row(f"d{n}@example.com"))
+    assert await count(pool, "d0@example.com") == 1
+
+
+async def test_a_transaction_without_statements_sends_nothing(pool):
+    async with transaction(pool) as cur:
+        assert not cur.begun
+    async with transaction(pool) as cur:
+        row = await fetch_one(cur, "SELECT 1 AS one")
+    assert row == {"one": 1}
