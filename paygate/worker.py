@@ -24,6 +24,7 @@ from .storage.webhooks import NOTIFY_CHANNEL
 from .webhooks.delivery import new_session
 
 log = logging.getLogger("paygate.worker")
+jobs_log = logging.getLogger("paygate.jobs")  # one line per finished job
 
 
 class WorkerRole:
@@ -59,20 +60,20 @@ class WorkerRole:
 
     async def _payment_job(self, job, token) -> str:
         status = await process_payment(self.services, job.data["id"])
-        log.info("payment %s: %s", job.data["id"], status,
+        jobs_log.info("payment %s: %s", job.data["id"], status,
                  extra={"queue": PAYMENTS, "job_id": job.id, "payment_id": job.data["id"], "status": status})
         return status
 
     async def _refund_job(self, job, token) -> str:
         status = await process_refund(self.services, job.data["id"])
-        log.info("refund %s: %s", job.data["id"], status,
+        jobs_log.info("refund %s: %s", job.data["id"], status,
                  extra={"queue": REFUNDS, "job_id": job.id, "refund_id": job.data["id"], "status": status})
         return status
 
     async def _webhook_job(self, job, token) -> str:
         try:
             status = await webhook_ops.deliver(self.services, self.session, self.limiter, job.data["id"])
-            log.info("webhook delivery %s: %s", job.data["id"], status,
+            jobs_log.info("webhook delivery %s: %s", job.data["id"], status,
                      extra={"queue": WEBHOOKS, "job_id": job.id, "delivery_id": job.data["id"], "status": status})
             return status
         except Exception:

@@ -71,7 +71,7 @@ async def test_json_logs_carry_request_fields_and_no_card_data_or_secret(clean_s
     assert entry["merchant_id"] == merchant["merchant_id"]
     assert (entry["route"], entry["method"], entry["status"]) == ("/api/v1/payments", "POST", 201)
     assert isinstance(entry["duration_ms"], float) and entry["duration_ms"] >= 0
-    worker = [e for e in lines if e["logger"] == "paygate.worker" and e.get("payment_id") == payment["id"]]
+    worker = [e for e in lines if e["logger"] == "paygate.jobs" and e.get("payment_id") == payment["id"]]
     assert worker and worker[-1]["status"] == "success"
 
 
@@ -85,3 +85,25 @@ def test_a_card_number_that_slips_into_a_log_line_is_masked():
     assert entry["card"] == "[card number masked]"
     assert "12345678901234" in entry["message"]  # not Luhn-valid: an ordinary number stays
     assert mask_card_numbers("ref 4000000000000002") == "ref [card number masked]"
+
+
+def test_text_logs_write_request_and_job_lines_plainly_and_masked(capsys):
+    """In text format the per-request and per-job streams skip rich (about a millisecond a line) and still mask."""
+    from paygate import config as config_mod
+    from paygate import logs
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    logs.setup(config_mod.build({"database.url": "postgresql://x/y", "redis.url": "redis://x"}, check_required=True))
+    try:
+        logging.getLogger("paygate.access").info("POST %s 201", "/api/v1/payments 4111111111111111")
+        logging.getLogger("paygate.jobs").info("payment %s: success", "pay_x")
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 2 and "INFO" in err[0] and "paygate.access: POST" in err[0]
+        assert "4111111111111111" not in err[0] and "[card number masked]" in err[0]
+        assert err[1].endswith("paygate.jobs: payment pay_x: success")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name in logs.EVENT_LOGGERS:
+            logging.getLogger(name).handlers, logging.getLogger(name).propagate = [], True
