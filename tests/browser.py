@@ -11,6 +11,7 @@ import hmac
 import html
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 from aiohttp import web
 from playwright.async_api import Browser, Playwright, async_playwright
@@ -36,6 +37,18 @@ async def launch() -> tuple[Playwright, Browser]:
         await playwright.stop()
         raise
     return playwright, browser
+
+
+async def open_page(browser, url: str, viewport=DESKTOP):
+    """A fresh browser context on url; returns the page and a log of its requests and console errors."""
+    context = await browser.new_context(viewport=viewport, locale="en-US")
+    log = SimpleNamespace(requests=[], errors=[])
+    context.on("request", lambda request: log.requests.append(request.url))
+    page = await context.new_page()
+    page.on("console", lambda message: message.type == "error" and log.errors.append(message.text))
+    page.on("pageerror", lambda error: log.errors.append(str(error)))
+    await page.goto(url)
+    return page, log
 
 
 def screenshot_path(name: str) -> str:

@@ -24,6 +24,7 @@ from .browser import (
     checkout_signature,
     forger_site,
     merchant_site,
+    open_page,
     screenshot_path,
 )
 
@@ -64,18 +65,6 @@ async def sites(paygate_server):
 
 async def new_order(api, merchant, **extra) -> str:
     return (await create_order(api, merchant["headers"], **extra))["id"]
-
-
-async def open_page(browser, url: str, viewport=DESKTOP):
-    """A fresh browser context on url; returns the page and a log of its requests and console errors."""
-    context = await browser.new_context(viewport=viewport, locale="en-US")
-    log = SimpleNamespace(requests=[], errors=[])
-    context.on("request", lambda request: log.requests.append(request.url))
-    page = await context.new_page()
-    page.on("console", lambda message: message.type == "error" and log.errors.append(message.text))
-    page.on("pageerror", lambda error: log.errors.append(str(error)))
-    await page.goto(url)
-    return page, log
 
 
 async def shop(browser, sites, order_id: str, viewport=DESKTOP, **query):

@@ -13,7 +13,6 @@ import hmac
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,7 +22,7 @@ from playwright.async_api import expect
 from standardwebhooks import Webhook
 
 from .api import create_order, get, pay, wait_final
-from .browser import DESKTOP, PHONE, Site
+from .browser import DESKTOP, PHONE, Site, open_page
 from .conftest import paygate_env
 from .receiver import statuses
 
@@ -85,14 +84,7 @@ async def api(server, merchant):
 
 async def open_dashboard(browser, server, viewport=DESKTOP, path: str = "/dashboard/"):
     """A fresh browser context on the dashboard; returns the page and a log of requests and errors."""
-    context = await browser.new_context(viewport=viewport, locale="en-US")
-    log = SimpleNamespace(requests=[], errors=[])
-    context.on("request", lambda request: log.requests.append(request.url))
-    page = await context.new_page()
-    page.on("console", lambda message: message.type == "error" and log.errors.append(message.text))
-    page.on("pageerror", lambda error: log.errors.append(str(error)))
-    await page.goto(server.base_url + path)
-    return page, log
+    return await open_page(browser, server.base_url + path, viewport)
 
 
 async def sign_in(page, key: str = KEY, secret: str = SECRET) -> None:
