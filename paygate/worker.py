@@ -24,7 +24,9 @@ from .storage.webhooks import NOTIFY_CHANNEL
 from .webhooks.delivery import new_session
 
 log = logging.getLogger("paygate.worker")
-jobs_log = logging.getLogger("paygate.jobs")  # one line per finished job
+jobs_log = logging.getLogger("paygate.jobs")  # one line per finished job (per delivery, for webhooks)
+
+NOTIFY_BATCH = 1000  # announcements of new deliveries turned into wake-up jobs together
 
 
 class WorkerRole:
@@ -51,7 +53,9 @@ class WorkerRole:
         self.workers = [
             Worker(PAYMENTS, self._payment_job, options),
             Worker(REFUNDS, self._refund_job, options),
-            Worker(WEBHOOKS, self._webhook_job, {**options, "concurrency": config.worker.webhook_concurrency}),
+            # A webhook job sends a batch of deliveries at once.
+            Worker(WEBHOOKS, self._webhook_job,
+                   {**options, "concurrency": -(-config.worker.webhook_concurrency // config.worker.webhook_batch)}),
         ]
         self._tasks = [
             asyncio.create_task(self._schedule(), name="paygate-scheduler"),
@@ -72,14 +76,15 @@ class WorkerRole:
 
     async def _webhook_job(self, job, token) -> str:
         try:
-            status = await webhook_ops.deliver(self.services, self.session, self.limiter, job.data["id"])
-            jobs_log.info("webhook delivery %s: %s", job.data["id"], status,
-                     extra={"queue": WEBHOOKS, "job_id": job.id, "delivery_id": job.data["id"], "status": status})
-            return status
+            recorded = await webhook_ops.deliver_due(self.services, self.session, self.limiter)
         except Exception:
-            # The delivery stays pending in Postgres and the scheduler enqueues it again.
-            log.exception("webhook delivery %s failed before its attempt was recorded", job.data["id"])
+            # Claimed deliveries stay pending in Postgres and are claimed again when their lease ends.
+            log.exception("webhook job %s failed before its attempts were recorded", job.id)
             return "error"
+        for row in recorded:
+            jobs_log.info("webhook delivery %s: %s", row["id"], row["status"], extra={
+                "queue": WEBHOOKS, "job_id": job.id, "delivery_id": row["id"], "status": row["status"]})
+        return f"{len(recorded)} recorded"
 
     async def _schedule(self) -> None:
         interval = self.services.config.scheduler.interval
@@ -121,7 +126,7 @@ class WorkerRole:
                     while not self._stopping.is_set():
                         # Whatever else has arrived meanwhile goes in the same few round trips to Redis.
                         messages = [await conn.notifies.get()]
-                        while not conn.notifies.empty() and len(messages) < webhook_ops.ENQUEUE_BATCH:
+                        while not conn.notifies.empty() and len(messages) < NOTIFY_BATCH:
                             messages.append(conn.notifies.get_nowait())
                         deliveries = []
                         for message in messages:

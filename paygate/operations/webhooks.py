@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -22,19 +23,24 @@ from ..storage import events, merchants, webhooks
 from ..webhooks import policy, signing, ssrf
 from ..webhooks.delivery import send
 
-ENQUEUE_BATCH = 500
+log = logging.getLogger("paygate.webhooks")
 
 
 def job_id(delivery_id: str, attempts_made: int) -> str:
-    """One job per attempt: enqueueing the same attempt twice is a no-op, the next attempt is a new job."""
+    """A wake-up job is named after the next attempt of the first delivery it was made for: offering the same
+    deliveries twice (several listeners, a scheduler pass) adds nothing, a later attempt makes a new job."""
     return f"{delivery_id}-{attempts_made + 1}"
 
 
 async def enqueue(services: Services, deliveries: list[dict]) -> None:
-    """A job for each delivery's next attempt, unless it has one (a few round trips for any number)."""
-    for start in range(0, len(deliveries), ENQUEUE_BATCH):
-        await services.dispatcher.enqueue_many(
-            WEBHOOKS, [(d["id"], job_id(d["id"], d["attempts"])) for d in deliveries[start:start + ENQUEUE_BATCH]])
+    """Wake workers for these deliveries: one job per ``worker.webhook_batch`` of them.
+
+    A job claims whichever deliveries are due when it runs, oldest first (these, or older ones), so a
+    job more than needed costs one empty claim, never a second send.
+    """
+    batch = services.config.worker.webhook_batch
+    await services.dispatcher.enqueue_many(WEBHOOKS, [(d["id"], job_id(d["id"], d["attempts"]))
+                                                      for d in deliveries[::batch]])
 
 
 # -- the merchant's endpoint ------------------------------------------------------------------------------
@@ -121,32 +127,65 @@ def _secrets(services: Services, delivery: dict) -> list[str]:
     return found
 
 
-async def deliver(services: Services, session: aiohttp.ClientSession, limiter: EndpointLimiter,
-                  delivery_id: str) -> str:
-    """Make the delivery's next attempt if it is due, and record it; return the delivery's status."""
+async def deliver_due(services: Services, session: aiohttp.ClientSession, limiter: EndpointLimiter) -> list[dict]:
+    """Claim up to ``worker.webhook_batch`` due deliveries, make each one's next attempt, and record them all;
+    return each recorded delivery's id, merchant_id and status.
+
+    One statement claims the batch and one records it. A claim holds its deliveries for a lease long enough
+    for the batch to queue behind its endpoint's concurrency limit; an attempt not started before the lease
+    is about to end is given up unsent (the delivery is claimed again once the lease ends), so two workers
+    never send the same attempt. Attempts made before a crash are sent again: receivers deduplicate by
+    the event id, as with any at-least-once delivery.
+    """
     config = services.config.webhooks
+    batch = services.config.worker.webhook_batch
+    lease = config.timeout * -(-batch // config.per_endpoint_concurrency) + 30
     async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
-        delivery = await webhooks.take_for_sending(cur, delivery_id, lease=config.timeout + 30)
-    if delivery is None:
-        return "skipped"
+        claimed = await webhooks.claim_due(cur, batch, lease)
+    if not claimed:
+        return []
+    start_before = time.monotonic() + lease - config.timeout - 10
+    results = await asyncio.gather(*(_attempt(services, session, limiter, d, start_before) for d in claimed),
+                                   return_exceptions=True)
+    attempts = []
+    for delivery, result in zip(claimed, results, strict=True):
+        if isinstance(result, BaseException):
+            # It stays pending, and is claimed again when its lease ends.
+            log.error("webhook delivery %s failed before its attempt was made", delivery["id"], exc_info=result)
+        elif result is not None:
+            attempts.append(result)
+    if not attempts:
+        return []
+    async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
+        recorded = await webhooks.record_attempts(cur, attempts)
+    for merchant_id in {a["merchant_id"] for a in attempts if a["disable_reason"]}:
+        authcache.forget(merchant_id)
+    for row in recorded:
+        metrics.WEBHOOK_DELIVERIES.labels(metrics.delivery_outcome(row["status"])).inc()
+    return recorded
+
+
+async def _attempt(services: Services, session: aiohttp.ClientSession, limiter: EndpointLimiter, delivery: dict,
+                   start_before: float) -> dict | None:
+    """Send one claimed delivery; its attempt as ``webhooks.record_attempts`` takes it, None if not sent."""
+    config = services.config.webhooks
     body = delivery["payload"].encode()
-    headers = signing.headers(body, delivery["event_id"], int(time.time()), _secrets(services, delivery))
     async with limiter.hold(delivery["merchant_id"]):
+        if time.monotonic() > start_before:
+            return None
+        headers = signing.headers(body, delivery["event_id"], int(time.time()), _secrets(services, delivery))
         attempt = await send(session, delivery["webhook_url"], body, headers, config.timeout,
                              config.allow_private_targets)
     number = delivery["attempts"] + 1
-    trigger = "manual" if delivery["manual_retry"] else ("initial" if number == 1 else "automatic")
     decision = policy.after(attempt, number, config.retry_schedule, config.max_attempts)
-    gone = f"the endpoint answered 410 Gone to delivery {delivery_id}" if attempt.gone else None
-    async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
-        row = await webhooks.record_attempt(
-            cur, delivery, url=delivery["webhook_url"], status=decision.status, delay=decision.delay,
-            trigger=trigger, status_code=attempt.status_code, body=attempt.body, error=attempt.error,
-            duration_ms=attempt.duration_ms, disable_reason=gone)
-    if gone:
-        authcache.forget(delivery["merchant_id"])
-    metrics.WEBHOOK_DELIVERIES.labels(metrics.delivery_outcome(row["status"])).inc()
-    return row["status"]
+    return {
+        "id": delivery["id"], "merchant_id": delivery["merchant_id"], "number": number,
+        "trigger": "manual" if delivery["manual_retry"] else ("initial" if number == 1 else "automatic"),
+        "url": delivery["webhook_url"], "status": decision.status, "delay": decision.delay,
+        "code": attempt.status_code, "body": attempt.body, "error": attempt.error,
+        "duration_ms": attempt.duration_ms,
+        "disable_reason": f"the endpoint answered 410 Gone to delivery {delivery['id']}" if attempt.gone else None,
+    }
 
 
 async def enqueue_due(services: Services) -> int:

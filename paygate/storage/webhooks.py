@@ -2,54 +2,69 @@
 
 from __future__ import annotations
 
+import json
+
 from ..db import Cursor
 from . import Filters, fetch_all, fetch_one, page
 
 NOTIFY_CHANNEL = "paygate_webhooks"
 
 
-async def take_for_sending(cur: Cursor, delivery_id: str, lease: float) -> dict | None:
-    """Hold a due delivery for ``lease`` seconds and return it with its merchant's endpoint and secrets.
+async def claim_due(cur: Cursor, limit: int, lease: float) -> list[dict]:
+    """Hold up to ``limit`` due deliveries for ``lease`` seconds, oldest due first, and return them with their
+    merchant's endpoint and secrets.
 
-    None when it is not due, not pending, held by another worker, or its endpoint is disabled.
+    Due means pending, its time come (or within the second), not held by a worker, to an enabled endpoint.
+    Rows another claim is taking at the same moment are skipped, not waited for, so concurrent claims
+    never return the same delivery.
     """
-    return await fetch_one(
+    return await fetch_all(
         cur,
         """UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s)
            FROM merchants m
-           WHERE w.id = %(id)s AND m.id = w.merchant_id AND w.status = 'pending'
-             AND w.next_retry_at <= now() + interval '1 second'
-             AND (w.locked_until IS NULL OR w.locked_until < now())
-             AND m.webhook_enabled AND m.webhook_url IS NOT NULL
+           WHERE m.id = w.merchant_id AND w.id IN (
+               SELECT d.id FROM webhook_logs d JOIN merchants e ON e.id = d.merchant_id
+               WHERE d.status = 'pending' AND d.next_retry_at <= now() + interval '1 second'
+                 AND (d.locked_until IS NULL OR d.locked_until < now())
+                 AND e.webhook_enabled AND e.webhook_url IS NOT NULL
+               ORDER BY d.next_retry_at LIMIT %(limit)s
+               FOR UPDATE OF d SKIP LOCKED)
            RETURNING w.*, m.webhook_url, m.webhook_secret_enc, m.webhook_secret_prev_enc,
                      (m.webhook_secret_prev_until > now()) AS previous_secret_valid""",
-        {"id": delivery_id, "lease": lease},
+        {"limit": limit, "lease": lease},
     )
 
 
-async def record_attempt(cur: Cursor, delivery: dict, *, url: str, status: str, delay: float | None,
-                         trigger: str, status_code: int | None, body: str | None, error: str | None,
-                         duration_ms: int, disable_reason: str | None = None) -> dict:
-    """The attempt's row and the delivery's new state (and, given ``disable_reason``, its endpoint
-    disabled), all in one statement: atomic without a transaction around it."""
-    return await fetch_one(
+async def record_attempts(cur: Cursor, attempts: list[dict]) -> list[dict]:
+    """Each attempt's row and its delivery's new state (and, for those with a ``disable_reason``, their endpoint
+    disabled), all in one statement: atomic without a transaction around it.
+
+    ``attempts``: dicts with id, merchant_id, number, trigger, url, status ('success', 'pending' or 'failed'),
+    delay (seconds until the next attempt, when pending), code, body, error, duration_ms, disable_reason.
+    Returns each delivery's id, merchant_id and status.
+    """
+    return await fetch_all(
         cur,
-        """WITH a AS (
+        """WITH r AS (
+               SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
+                   id text, merchant_id text, number int, trigger text, url text, status text, delay float8,
+                   code int, body text, error text, duration_ms int, disable_reason text)),
+           a AS (
                INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
                                              duration_ms)
-               VALUES (%(id)s, %(number)s, %(trigger)s, %(code)s, %(body)s, %(error)s, %(duration_ms)s)),
+               SELECT id, number, trigger, code, body, error, duration_ms FROM r),
            d AS (
-               UPDATE merchants SET webhook_enabled = false, webhook_disabled_reason = %(disable_reason)s,
+               UPDATE merchants m SET webhook_enabled = false, webhook_disabled_reason = r.disable_reason,
                       updated_at = now()
-               WHERE id = %(merchant_id)s AND %(disable_reason)s::text IS NOT NULL)
-           UPDATE webhook_logs SET attempts = %(number)s, status = %(status)s, url = %(url)s,
-                  last_attempt_at = now(), response_code = %(code)s, response_body = %(body)s,
-                  next_retry_at = CASE WHEN %(status)s = 'pending' THEN now() + make_interval(secs => %(delay)s) END,
+               FROM r WHERE m.id = r.merchant_id AND r.disable_reason IS NOT NULL)
+           UPDATE webhook_logs w SET attempts = r.number, status = r.status, url = r.url,
+                  last_attempt_at = now(), response_code = r.code, response_body = r.body,
+                  next_retry_at = CASE WHEN r.status = 'pending'
+                                       THEN now() + make_interval(secs => coalesce(r.delay, 0)) END,
                   manual_retry = false, locked_until = NULL, updated_at = now()
-           WHERE id = %(id)s RETURNING *""",
-        {"number": delivery["attempts"] + 1, "status": status, "url": url, "code": status_code, "body": body,
-         "delay": delay or 0, "id": delivery["id"], "trigger": trigger, "error": error, "duration_ms": duration_ms,
-         "merchant_id": delivery["merchant_id"], "disable_reason": disable_reason},
+           FROM r WHERE w.id = r.id
+           RETURNING w.id, w.merchant_id, w.status""",
+        {"attempts": json.dumps(attempts)},
     )
 
 
@@ -59,7 +74,8 @@ async def due(cur: Cursor, limit: int = 1000) -> list[dict]:
         cur,
         """SELECT w.id, w.attempts FROM webhook_logs w JOIN merchants m ON m.id = w.merchant_id
            WHERE w.status = 'pending' AND w.next_retry_at <= now()
-             AND (w.locked_until IS NULL OR w.locked_until < now()) AND m.webhook_enabled
+             AND (w.locked_until IS NULL OR w.locked_until < now())
+             AND m.webhook_enabled AND m.webhook_url IS NOT NULL
            ORDER BY w.next_retry_at LIMIT %s""",
         (limit,),
     )

@@ -1,0 +1,114 @@
+"""Webhook deliveries are claimed, sent and recorded in batches: each attempt is sent once and recorded as it went."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from paygate import appkeys
+from paygate.operations import webhooks as webhook_ops
+from paygate.storage import events, webhooks
+from paygate.webhooks.delivery import new_session
+
+from .test_webhooks import _set_url
+
+
+async def _record_events(pool, merchant_id: str, n: int, prefix: str) -> None:
+    """``n`` events in one transaction, each with a delivery due now (as the event outbox writes them)."""
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("BEGIN")
+        for i in range(n):
+            await events.record(cur, merchant_id, "webhook.test", f"{prefix}{i:012d}", {"n": i})
+        await cur.execute("COMMIT")
+
+
+async def _wait_none_pending(pool, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("SELECT count(*) FROM webhook_logs WHERE status = 'pending'")
+            (left,) = await cur.fetchone()
+        if left == 0:
+            return
+        assert time.monotonic() < deadline, f"{left} deliveries still pending"
+        await asyncio.sleep(0.1)
+
+
+async def test_two_workers_claiming_small_batches_at_once_send_each_delivery_once(
+        aiohttp_client, make_app, merchant, receiver, pool):
+    headers = merchant["headers"]
+    settings = dict(workers=True, webhooks__allow_private_targets=True, scheduler__interval=0.2,
+                    worker__webhook_batch=7, worker__webhook_concurrency=21)
+    first = await aiohttp_client(make_app(**settings))
+    await aiohttp_client(make_app(**settings))  # a second worker role on the same Postgres and Redis
+    receiver.answer = lambda n: (200, {}, 0.01)
+    await _set_url(first, headers, receiver.url)
+
+    await _record_events(pool, merchant["merchant_id"], 150, "mer_batch")
+    await _wait_none_pending(pool)
+
+    event_ids = [json.loads(r.body)["id"] for r in receiver.requests]
+    assert len(event_ids) == 150 and len(set(event_ids)) == 150, "a delivery was sent twice"
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("""SELECT w.status, w.attempts, count(a.id), min(a.number), min(a.status_code)
+                             FROM webhook_logs w LEFT JOIN webhook_attempts a ON a.webhook_log_id = w.id
+                             GROUP BY w.id""")
+        rows = await cur.fetchall()
+    assert len(rows) == 150
+    assert {tuple(r) for r in rows} == {("success", 1, 1, 1, 200)}
+
+
+async def test_each_delivery_of_one_batch_records_its_own_outcome(aiohttp_client, make_app, merchant, receiver, pool):
+    headers = merchant["headers"]
+    client = await aiohttp_client(make_app(workers=True, webhooks__allow_private_targets=True,
+                                           webhooks__retry_schedule=[30.0], scheduler__interval=0.2))
+    answers = {}
+
+    def answer(n: int):
+        code = (200, 500, 503, 404)[n % 4]
+        answers[n] = code
+        return code, {"Retry-After": "120"} if code == 503 else {}, 0.0
+
+    receiver.answer = answer
+    await _set_url(client, headers, receiver.url)
+    await _record_events(pool, merchant["merchant_id"], 12, "mer_mixed")
+    await receiver.wait_for(12)
+    await asyncio.sleep(0.5)  # the batch's record follows its last answer
+
+    sent = {json.loads(r.body)["id"]: answers[n] for n, r in enumerate(receiver.requests, start=1)}
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("""SELECT w.event_id, w.status, w.attempts, w.response_code, a.status_code, a.trigger,
+                                    round(extract(epoch FROM w.next_retry_at - w.last_attempt_at))
+                             FROM webhook_logs w JOIN webhook_attempts a ON a.webhook_log_id = w.id""")
+        rows = await cur.fetchall()
+    assert len(rows) == 12
+    for event_id, status, attempts, code, attempt_code, trigger, delay in rows:
+        want = sent[event_id]
+        assert (attempts, code, attempt_code, trigger) == (1, want, want, "initial")
+        # 2xx succeeds; anything else waits for the schedule's 30 s, or a 503's longer Retry-After
+        assert (status, delay) == (("success", None) if want == 200 else ("pending", 120 if want == 503 else 30))
+    assert len(receiver.requests) == 12  # the pending ones are not due again for 30 s
+
+
+async def test_a_claimed_delivery_is_not_sent_once_its_lease_is_running_out(
+        aiohttp_client, make_app, merchant, receiver, pool):
+    """A batch queued behind its endpoint's limit gives up what it can no longer start within its lease."""
+    headers = merchant["headers"]
+    client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))  # no workers: claimed by hand
+    await _set_url(client, headers, receiver.url)
+    await _record_events(pool, merchant["merchant_id"], 2, "mer_lease")
+    services = client.app[appkeys.SERVICES]
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        claimed = await webhooks.claim_due(cur, 10, lease=60)
+        assert len(claimed) == 2
+        assert await webhooks.claim_due(cur, 10, lease=60) == []  # held: another claim gets none of them
+
+    limiter = webhook_ops.EndpointLimiter(1)
+    async with new_session(allow_private=True, per_endpoint=1) as session:
+        late = await webhook_ops._attempt(services, session, limiter, claimed[0], start_before=time.monotonic() - 1)
+        sent = await webhook_ops._attempt(services, session, limiter, claimed[1], start_before=time.monotonic() + 60)
+    assert late is None
+    assert len(receiver.requests) == 1 and json.loads(receiver.requests[0].body)["id"] == claimed[1]["event_id"]
+    assert (sent["id"], sent["status"], sent["code"], sent["number"]) == (claimed[1]["id"], "success", 200, 1)
+
