@@ -69,8 +69,11 @@ class SqlCounter:
     def uninstall(self) -> None:
         aiopg.Cursor.execute = self._original
 
-    def note(self, conn: int, sql: str) -> None:
-        """One round trip; a transaction's first statement carries its BEGIN (``BEGIN; INSERT …``)."""
+    def note(self, conn: int, sql: str | bytes) -> None:
+        """One round trip, named by its first word: a transaction's first carries its BEGIN (``BEGIN; INSERT …``),
+        and its last may carry deferred writes before the COMMIT (``WITH …; COMMIT``)."""
+        if isinstance(sql, bytes):
+            sql = sql.decode()
         words = sql.split(None, 2)
         kind = words[0].upper().rstrip(";") if words else ""
         self.statements += 1
@@ -78,10 +81,10 @@ class SqlCounter:
         if kind == "BEGIN":
             self._in_tx.add(conn)
             self.transactions += 1
-        elif kind in ("COMMIT", "ROLLBACK"):
-            self._in_tx.discard(conn)
-        elif conn not in self._in_tx:
+        elif conn not in self._in_tx and kind not in ("COMMIT", "ROLLBACK"):
             self.transactions += 1
+        if sql.rstrip().upper().endswith(("COMMIT", "ROLLBACK")):
+            self._in_tx.discard(conn)
 
     def snapshot(self) -> tuple[int, int, Counter]:
         return self.statements, self.transactions, Counter(self.by_kind)
@@ -96,11 +99,12 @@ class RedisCounter:
         return Counter({k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()})
 
 
-async def measure(name: str, n: int, sql: SqlCounter, rds: RedisCounter, op) -> dict:
-    """Run ``op(i)`` for i in range(n), one at a time; the cost of one, averaged."""
+async def measure(name: str, n: int, sql: SqlCounter, rds: RedisCounter, op, calls: int | None = None) -> dict:
+    """Run ``op(i)`` for i in range(calls), one at a time, which does ``n`` operations in all (one each unless
+    ``calls`` says otherwise); the cost of one operation, averaged."""
     s0, t0, k0 = sql.snapshot()
     r0 = await rds.snapshot()
-    for i in range(n):
+    for i in range(n if calls is None else calls):
         await op(i)
     s1, t1, k1 = sql.snapshot()
     r1 = await rds.snapshot()
@@ -180,15 +184,17 @@ async def run(database_url: str, redis_url: str, n: int) -> list[dict]:
         results.append(await measure("process payment (with webhook URL)", n, sql, rds, process))
 
         async with pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute("SELECT id FROM webhook_logs WHERE status = 'pending' ORDER BY created_at LIMIT %s",
-                              (n,))
-            due = [r[0] for r in await cur.fetchall()]
+            await cur.execute("SELECT count(*) FROM webhook_logs WHERE status = 'pending'")
+            (due,) = await cur.fetchone()
         limiter = webhook_ops.EndpointLimiter(10)
+        batch = config.worker.webhook_batch
 
         async def deliver(i: int):
-            assert await webhook_ops.deliver(services, session, limiter, due[i]) == "success"
+            recorded = await webhook_ops.deliver_due(services, session, limiter)
+            assert [r["status"] for r in recorded] == ["success"] * min(batch, due - i * batch)
 
-        results.append(await measure("webhook delivery (one job)", len(due), sql, rds, deliver))
+        results.append(await measure(f"webhook delivery (claimed in batches of {batch})", due, sql, rds, deliver,
+                                     calls=-(-due // batch)))
 
         # n due deliveries whose jobs are already waiting (the scheduler offers them again every pass).
         async with transaction(pool) as cur:

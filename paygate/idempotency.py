@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .db import Cursor, transaction
+from .db import Cursor, cursor, transaction
 from .errors import BadRequest, PaygateError
 from .services import Services
 from .storage import idempotency as keys
@@ -68,7 +68,7 @@ async def claim(services: Services, merchant_id: str, key: str | None, method: s
     check_key(key)
     config = services.config.idempotency
     digest, token = request_hash(method, path, body), secrets.token_hex(16)
-    async with transaction(services.pool) as cur:
+    async with cursor(services.pool) as cur:  # each statement its own transaction (autocommit)
         claimed = await keys.claim(cur, merchant_id, key, method, path, digest, token, config.ttl, config.lease)
         existing = None if claimed else await keys.get(cur, merchant_id, key)
     if claimed:

@@ -59,3 +59,32 @@ async def test_a_transaction_without_statements_sends_nothing(pool):
     async with transaction(pool) as cur:
         row = await fetch_one(cur, "SELECT 1 AS one")
     assert row == {"one": 1}
+
+
+async def test_deferred_writes_travel_with_the_next_statement_or_the_commit(pool):
+    async with transaction(pool) as cur:
+        cur.defer("INSERT INTO merchants (id, name, email, api_key, api_secret_hash, api_secret_enc, "
+                  "webhook_secret_enc) VALUES (%(id)s, %(name)s, %(email)s, %(api_key)s, %(api_secret_hash)s, "
+                  "%(api_secret_enc)s, %(webhook_secret_enc)s)", merchant_row("e1@example.com"))
+        assert not cur.begun  # nothing sent yet
+        row = await fetch_one(cur, "SELECT count(*) AS n FROM merchants WHERE email = %s", ("e1@example.com",))
+        assert row == {"n": 1}, "the deferred insert ran before the statement it travelled with"
+        cur.defer("UPDATE merchants SET name = %s WHERE email = %s", ("100% shop", "e1@example.com"))
+    async with cursor(pool) as cur:
+        assert (await fetch_one(cur, "SELECT name FROM merchants WHERE email = %s", ("e1@example.com",))) == {
+            "name": "100% shop"}, "the write deferred to the commit was committed"
+
+
+async def test_a_failing_deferred_write_rolls_back_the_whole_transaction(pool):
+    for deferred_to_commit in (False, True):
+        email = f"f{int(deferred_to_commit)}@example.com"
+        with pytest.raises(psycopg2.errors.UndefinedTable):
+            async with transaction(pool) as cur:
+                await merchants.insert_if_absent(cur, merchant_row(email))
+                cur.defer("INSERT INTO no_such_table VALUES (%s)", (1,))
+                if not deferred_to_commit:
+                    await fetch_one(cur, "SELECT 1 AS one")
+        assert await count(pool, email) == 0
+    for n in range(pool.maxsize + 1):  # and every pooled connection is usable again
+        async with transaction(pool) as cur:
+            await merchants.insert_if_absent(cur, merchant_row(f"g{n}@example.com"))

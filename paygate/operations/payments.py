@@ -71,7 +71,7 @@ async def create_payment(services: Services, merchant: dict, body: PaymentCreate
             **instrument,
         }, order_status=attempted)
         payment = views.payment(row)
-        await events.record(cur, merchant["id"], "payment.created", row["id"], {"payment": payment})
+        events.record_later(cur, merchant["id"], "payment.created", row["id"], {"payment": payment})
         await receipt.record(cur, payment)
     await services.dispatcher.enqueue(PAYMENTS, row["id"])
     return payment
@@ -119,6 +119,6 @@ async def capture_payment(services: Services, merchant: dict, payment_id: str, b
             raise BadRequest(outcome.error_description, code=outcome.error_code)
         row = await payments.capture(cur, row["id"], amount)
         payment = views.payment(row)
-        await events.record(cur, merchant["id"], "payment.captured", row["id"], {"payment": payment})
+        events.record_later(cur, merchant["id"], "payment.captured", row["id"], {"payment": payment})
         await receipt.record(cur, payment)
     return payment

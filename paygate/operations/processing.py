@@ -52,14 +52,14 @@ async def process_payment(services: Services, payment_id: str) -> str:
             row = await payments.record_success(cur, payment_id, capture=capture, order_id=row["order_id"],
                                                 order_status=states.transition("order", order_status, "paid"))
             payment = views.payment(row)
-            await events.record(cur, row["merchant_id"], "payment.success", payment_id, {"payment": payment})
+            events.record_later(cur, row["merchant_id"], "payment.success", payment_id, {"payment": payment})
             if capture:
-                await events.record(cur, row["merchant_id"], "payment.captured", payment_id, {"payment": payment})
+                events.record_later(cur, row["merchant_id"], "payment.captured", payment_id, {"payment": payment})
         else:
             states.transition("payment", "processing", "failed")
             row = await payments.record_failure(cur, payment_id, outcome.error_code, outcome.error_description)
             payment = views.payment(row)
-            await events.record(cur, row["merchant_id"], "payment.failed", payment_id, {"payment": payment})
+            events.record_later(cur, row["merchant_id"], "payment.failed", payment_id, {"payment": payment})
     metrics.PAYMENTS.labels(row["status"]).inc()  # counted once: only the worker that recorded the outcome gets here
     return row["status"]
 
@@ -89,7 +89,7 @@ async def process_refund(services: Services, refund_id: str) -> str:
             refund = await refunds.record_failure(cur, refund_id, outcome.error_code, outcome.error_description)
             payment = await refunds.give_back(cur, refund["payment_id"], refund["amount"])
             event = "refund.failed"
-        await events.record(cur, refund["merchant_id"], event, refund_id,
+        events.record_later(cur, refund["merchant_id"], event, refund_id,
                             {"refund": views.refund(refund), "payment": views.payment(payment)})
     metrics.REFUNDS.labels(refund["status"]).inc()  # counted once: only the worker that recorded the outcome gets here
     return refund["status"]
@@ -102,5 +102,5 @@ async def release_expired_authorizations(services: Services) -> int:
         released = await payments.release_expired_authorizations(cur, window)
         for row in released:
             payment = views.payment(row)
-            await events.record(cur, row["merchant_id"], "payment.released", row["id"], {"payment": payment})
+            events.record_later(cur, row["merchant_id"], "payment.released", row["id"], {"payment": payment})
     return len(released)

@@ -52,7 +52,7 @@ async def create_refund(services: Services, merchant: dict, payment_id: str, bod
             "reason": body.reason,
         })
         refund = views.refund(row)
-        await events.record(cur, merchant["id"], "refund.created", row["id"],
+        events.record_later(cur, merchant["id"], "refund.created", row["id"],
                             {"refund": refund, "payment": views.payment(payment)})
         await receipt.record(cur, refund)
     await services.dispatcher.enqueue(REFUNDS, row["id"])

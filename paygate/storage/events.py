@@ -16,10 +16,20 @@ async def record(cur: Cursor, merchant_id: str, event_type: str, object_id: str,
     remembers it) and the NOTIFY that wakes the workers on commit. The body's timestamp comes from the
     event row, so Python builds the JSON around it.
     """
+    row = await fetch_one(cur, *_insert(merchant_id, event_type, object_id, payload))
+    del row["notified"]
+    return row
+
+
+def record_later(cur: Cursor, merchant_id: str, event_type: str, object_id: str, payload: dict) -> None:
+    """``record``, sent with the transaction's next statement or its COMMIT (``cur`` from ``db.transaction``)."""
+    cur.defer(*_insert(merchant_id, event_type, object_id, payload))
+
+
+def _insert(merchant_id: str, event_type: str, object_id: str, payload: dict) -> tuple[str, dict]:
     event_id = new_id("evt")
     head, tail = _body_parts(event_id, event_type, payload)
-    row = await fetch_one(
-        cur,
+    return (
         """WITH e AS (
                INSERT INTO events (id, merchant_id, type, object_id, payload)
                VALUES (%(event_id)s, %(merchant_id)s, %(type)s, %(object_id)s, %(payload)s) RETURNING *),
@@ -35,8 +45,6 @@ async def record(cur: Cursor, merchant_id: str, event_type: str, object_id: str,
          "payload": json.dumps(payload), "delivery_id": new_id("whd"), "head": head, "tail": tail,
          "channel": webhooks.NOTIFY_CHANNEL},
     )
-    del row["notified"]
-    return row
 
 
 def _body_parts(event_id: str, event_type: str, payload: dict) -> tuple[str, str]:
