@@ -112,3 +112,25 @@ async def test_a_claimed_delivery_is_not_sent_once_its_lease_is_running_out(
     assert len(receiver.requests) == 1 and json.loads(receiver.requests[0].body)["id"] == claimed[1]["event_id"]
     assert (sent["id"], sent["status"], sent["code"], sent["number"]) == (claimed[1]["id"], "success", 200, 1)
 
+
+
+async def test_a_backlog_drains_from_a_single_wake_up(aiohttp_client, make_app, merchant, receiver, pool):
+    """A job that claimed a full batch wakes another: a backlog does not wait for scheduler passes."""
+    headers = merchant["headers"]
+    client = await aiohttp_client(make_app(workers=True, webhooks__allow_private_targets=True,
+                                           scheduler__interval=3600, worker__webhook_batch=5))
+    await _set_url(client, headers, receiver.url)
+    async with pool.acquire() as conn, conn.cursor() as cur:  # while disabled, wake-ups find nothing to claim
+        await cur.execute("UPDATE merchants SET webhook_enabled = false WHERE id = %s", (merchant["merchant_id"],))
+    await _record_events(pool, merchant["merchant_id"], 40, "mer_backlog")
+    await asyncio.sleep(1)  # the listener's wake-ups have come and gone
+    assert receiver.requests == []
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("UPDATE merchants SET webhook_enabled = true WHERE id = %s", (merchant["merchant_id"],))
+        await cur.execute("SELECT id, attempts FROM webhook_logs ORDER BY next_retry_at LIMIT 1")
+        first = await cur.fetchone()
+
+    services = client.app[appkeys.SERVICES]
+    await webhook_ops.enqueue(services, [{"id": first[0], "attempts": first[1]}])  # one job: five deliveries
+    await _wait_none_pending(pool, timeout=30)
+    assert len({json.loads(r.body)["id"] for r in receiver.requests}) == len(receiver.requests) == 40

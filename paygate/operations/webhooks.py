@@ -144,6 +144,11 @@ async def deliver_due(services: Services, session: aiohttp.ClientSession, limite
         claimed = await webhooks.claim_due(cur, batch, lease)
     if not claimed:
         return []
+    if len(claimed) == batch:
+        # A full claim may have left more due: wake one more job, so that a backlog drains at the rate
+        # deliveries are sent, not at the rate wake-ups arrive.
+        last = claimed[-1]
+        await services.dispatcher.enqueue_many(WEBHOOKS, [(last["id"], job_id(last["id"], last["attempts"]) + "-more")])
     start_before = time.monotonic() + lease - config.timeout - 10
     results = await asyncio.gather(*(_attempt(services, session, limiter, d, start_before) for d in claimed),
                                    return_exceptions=True)
