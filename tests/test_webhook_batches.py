@@ -134,3 +134,21 @@ async def test_a_backlog_drains_from_a_single_wake_up(aiohttp_client, make_app, 
     await webhook_ops.enqueue(services, [{"id": first[0], "attempts": first[1]}])  # one job: five deliveries
     await _wait_none_pending(pool, timeout=30)
     assert len({json.loads(r.body)["id"] for r in receiver.requests}) == len(receiver.requests) == 40
+
+
+async def test_enabling_an_endpoint_sends_what_waited_without_waiting_for_the_scheduler(
+        aiohttp_client, make_app, merchant, receiver):
+    headers = merchant["headers"]
+    client = await aiohttp_client(make_app(workers=True, webhooks__allow_private_targets=True,
+                                           scheduler__interval=3600))
+    resp = await client.patch("/api/v1/merchant", json={"webhook_url": receiver.url, "webhook_enabled": False},
+                              headers=headers)
+    assert resp.status == 200 and (await resp.json())["webhook_enabled"] is False
+    for _ in range(3):
+        assert (await client.post("/api/v1/webhooks/test", headers=headers)).status == 201
+    await asyncio.sleep(1)
+    assert receiver.requests == []  # held while disabled
+
+    resp = await client.patch("/api/v1/merchant", json={"webhook_enabled": True}, headers=headers)
+    assert resp.status == 200
+    await receiver.wait_for(3, timeout=10)

@@ -73,6 +73,8 @@ async def update_endpoint(services: Services, merchant: dict, body: EndpointUpda
     async with transaction(services.pool) as cur:
         row = await merchants.update_endpoint(cur, merchant["id"], url, enabled)
     authcache.forget(merchant["id"])
+    if row["webhook_enabled"] and row["webhook_url"] and not merchant["webhook_enabled"]:
+        await enqueue_due(services)  # what waited while it was disabled goes now, not at the next pass
     return endpoint_view(services, row)
 
 
