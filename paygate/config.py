@@ -41,6 +41,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database.min_size", "int", 1, "Connections kept open in the pool", minimum=0),
     Setting("database.max_size", "int", 20, "Most connections the pool opens", minimum=1),
     Setting("database.timeout", "float", 10.0, "Seconds to wait to connect or for a free connection", minimum=0.1),
+    Setting("database.prepared_statements", "bool", True,
+            "Prepare the frequent statements once per connection (false behind a transaction-mode pooler such as "
+            "PgBouncer, which does not keep a session's prepared statements)"),
     Setting("redis.url", "url", None, "Redis URL, e.g. redis://127.0.0.1:6379/0 or unix:///path/redis.sock",
             required=True, schemes=("redis", "rediss", "unix")),
     Setting("redis.max_connections", "int", 50, "Most connections in the Redis pool", minimum=1),

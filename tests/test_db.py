@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 
 from paygate import crypto
-from paygate.db import cursor, transaction
+from paygate.db import Statement, create_pool, cursor, transaction
 from paygate.storage import fetch_one, merchants
 
 from .conftest import MASTER_KEY
@@ -88,3 +88,56 @@ async def test_a_failing_deferred_write_rolls_back_the_whole_transaction(pool):
     for n in range(pool.maxsize + 1):  # and every pooled connection is usable again
         async with transaction(pool) as cur:
             await merchants.insert_if_absent(cur, merchant_row(f"g{n}@example.com"))
+
+
+SCRATCH = Statement("SELECT * FROM db_scratch WHERE id = %(id)s")
+
+
+async def _scratch(pool) -> None:
+    async with cursor(pool) as cur:
+        await cur.execute("DROP TABLE IF EXISTS db_scratch")
+        await cur.execute("CREATE TABLE db_scratch (id int PRIMARY KEY, name text)")
+        await cur.execute("INSERT INTO db_scratch VALUES (1, 'one')")
+
+
+async def _runs(cur, statement: Statement) -> int | None:
+    await cur.execute("SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE name = %s",
+                      (statement.name,))
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def test_a_statement_is_prepared_once_per_connection_and_then_run_by_name(pool):
+    await _scratch(pool)
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        for _ in range(3):
+            assert await fetch_one(cur, SCRATCH, {"id": 1}) == {"id": 1, "name": "one"}
+        assert await _runs(cur, SCRATCH) == 3
+    async with transaction(pool) as cur:  # inside a transaction, and deferred to the commit, the same
+        cur.defer(Statement("UPDATE db_scratch SET name = %s WHERE id = %s"), ("uno", 1))
+        assert await fetch_one(cur, SCRATCH, {"id": 1}) == {"id": 1, "name": "uno"}
+
+
+async def test_without_prepared_statements_the_same_sql_is_sent_as_text(config, pool):
+    await _scratch(pool)
+    plain = await create_pool(config.replace(database__prepared_statements=False))
+    try:
+        async with plain.acquire() as conn, conn.cursor() as cur:
+            assert await fetch_one(cur, SCRATCH, {"id": 1}) == {"id": 1, "name": "one"}
+            assert await _runs(cur, SCRATCH) is None
+    finally:
+        plain.close()
+        await plain.wait_closed()
+
+
+async def test_a_table_changed_under_a_prepared_statement_costs_one_error_and_its_connection(pool):
+    await _scratch(pool)
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        assert await fetch_one(cur, SCRATCH, {"id": 1}) == {"id": 1, "name": "one"}
+        await cur.execute("ALTER TABLE db_scratch ADD COLUMN note text")
+        with pytest.raises(psycopg2.errors.FeatureNotSupported):  # cached plan must not change result type
+            await fetch_one(cur, SCRATCH, {"id": 1})
+        assert conn.closed
+    for _ in range(pool.maxsize + 1):  # a fresh connection prepares it anew
+        async with cursor(pool) as cur:
+            assert await fetch_one(cur, SCRATCH, {"id": 1}) == {"id": 1, "name": "one", "note": None}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..db import Cursor
+from ..db import Cursor, Statement, execute
 
 
 def _dicts(cur: Cursor, rows) -> list[dict]:
@@ -12,14 +12,14 @@ def _dicts(cur: Cursor, rows) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-async def fetch_one(cur: Cursor, sql: str, params: Any = None) -> dict | None:
-    await cur.execute(sql, params)
+async def fetch_one(cur: Cursor, sql: str | Statement, params: Any = None) -> dict | None:
+    await execute(cur, sql, params)
     row = await cur.fetchone()
     return _dicts(cur, [row])[0] if row else None
 
 
-async def fetch_all(cur: Cursor, sql: str, params: Any = None) -> list[dict]:
-    await cur.execute(sql, params)
+async def fetch_all(cur: Cursor, sql: str | Statement, params: Any = None) -> list[dict]:
+    await execute(cur, sql, params)
     return _dicts(cur, await cur.fetchall())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..crypto import new_id
-from ..db import Cursor
+from ..db import Cursor, Statement
 from . import Filters, fetch_one, page, webhooks
 
 
@@ -26,25 +26,26 @@ def record_later(cur: Cursor, merchant_id: str, event_type: str, object_id: str,
     cur.defer(*_insert(merchant_id, event_type, object_id, payload))
 
 
-def _insert(merchant_id: str, event_type: str, object_id: str, payload: dict) -> tuple[str, dict]:
+_RECORD = Statement(
+    """WITH e AS (
+           INSERT INTO events (id, merchant_id, type, object_id, payload)
+           VALUES (%(event_id)s, %(merchant_id)s, %(type)s, %(object_id)s, %(payload)s) RETURNING *),
+       w AS (
+           INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, next_retry_at)
+           SELECT %(delivery_id)s, m.id, e.id, e.type, m.webhook_url,
+                  %(head)s::text || floor(extract(epoch FROM e.created_at))::bigint || %(tail)s::text, now()
+           FROM e JOIN merchants m ON m.id = e.merchant_id WHERE m.webhook_url IS NOT NULL
+           RETURNING id),
+       n AS (SELECT pg_notify(%(channel)s, w.id || ' 0') FROM w)
+       SELECT e.*, (SELECT count(*) FROM n) AS notified FROM e""")
+
+
+def _insert(merchant_id: str, event_type: str, object_id: str, payload: dict) -> tuple[Statement, dict]:
     event_id = new_id("evt")
     head, tail = _body_parts(event_id, event_type, payload)
-    return (
-        """WITH e AS (
-               INSERT INTO events (id, merchant_id, type, object_id, payload)
-               VALUES (%(event_id)s, %(merchant_id)s, %(type)s, %(object_id)s, %(payload)s) RETURNING *),
-           w AS (
-               INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, next_retry_at)
-               SELECT %(delivery_id)s, m.id, e.id, e.type, m.webhook_url,
-                      %(head)s || floor(extract(epoch FROM e.created_at))::bigint || %(tail)s, now()
-               FROM e JOIN merchants m ON m.id = e.merchant_id WHERE m.webhook_url IS NOT NULL
-               RETURNING id),
-           n AS (SELECT pg_notify(%(channel)s, w.id || ' 0') FROM w)
-           SELECT e.*, (SELECT count(*) FROM n) AS notified FROM e""",
-        {"event_id": event_id, "merchant_id": merchant_id, "type": event_type, "object_id": object_id,
-         "payload": json.dumps(payload), "delivery_id": new_id("whd"), "head": head, "tail": tail,
-         "channel": webhooks.NOTIFY_CHANNEL},
-    )
+    return _RECORD, {"event_id": event_id, "merchant_id": merchant_id, "type": event_type, "object_id": object_id,
+                     "payload": json.dumps(payload), "delivery_id": new_id("whd"), "head": head, "tail": tail,
+                     "channel": webhooks.NOTIFY_CHANNEL}
 
 
 def _body_parts(event_id: str, event_type: str, payload: dict) -> tuple[str, str]:

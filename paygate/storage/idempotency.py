@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from ..db import Cursor
+from ..db import Cursor, Statement, execute
 from . import fetch_one
+
+_CLAIM = Statement(
+    """INSERT INTO idempotency_keys (merchant_id, key, request_method, request_path, request_hash, claim_token,
+                                     expires_at)
+       VALUES (%(merchant_id)s, %(key)s, %(method)s, %(path)s, %(hash)s, %(token)s,
+               now() + make_interval(secs => %(ttl)s))
+       ON CONFLICT (merchant_id, key) DO UPDATE
+          SET request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
+              claim_token = EXCLUDED.claim_token,
+              request_hash = EXCLUDED.request_hash, state = 'in_flight', response_status = NULL,
+              response_body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
+          WHERE idempotency_keys.expires_at < now()
+             OR (idempotency_keys.state = 'in_flight'
+                 AND idempotency_keys.created_at < now() - make_interval(secs => %(lease)s))
+       RETURNING *""")
 
 
 async def claim(cur: Cursor, merchant_id: str, key: str, method: str, path: str, request_hash: str,
@@ -12,24 +27,8 @@ async def claim(cur: Cursor, merchant_id: str, key: str, method: str, path: str,
 
     An expired key, or an in-flight claim older than ``lease`` (its request died), is taken over.
     """
-    return await fetch_one(
-        cur,
-        """INSERT INTO idempotency_keys (merchant_id, key, request_method, request_path, request_hash, claim_token,
-                                         expires_at)
-           VALUES (%(merchant_id)s, %(key)s, %(method)s, %(path)s, %(hash)s, %(token)s,
-                   now() + make_interval(secs => %(ttl)s))
-           ON CONFLICT (merchant_id, key) DO UPDATE
-              SET request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
-                  claim_token = EXCLUDED.claim_token,
-                  request_hash = EXCLUDED.request_hash, state = 'in_flight', response_status = NULL,
-                  response_body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
-              WHERE idempotency_keys.expires_at < now()
-                 OR (idempotency_keys.state = 'in_flight'
-                     AND idempotency_keys.created_at < now() - make_interval(secs => %(lease)s))
-           RETURNING *""",
-        {"merchant_id": merchant_id, "key": key, "method": method, "path": path, "hash": request_hash,
-         "token": token, "ttl": ttl, "lease": lease},
-    )
+    return await fetch_one(cur, _CLAIM, {"merchant_id": merchant_id, "key": key, "method": method, "path": path,
+                                         "hash": request_hash, "token": token, "ttl": ttl, "lease": lease})
 
 
 async def get(cur: Cursor, merchant_id: str, key: str) -> dict | None:
@@ -37,12 +36,13 @@ async def get(cur: Cursor, merchant_id: str, key: str) -> dict | None:
                            (merchant_id, key))
 
 
+_COMPLETE = Statement(
+    """UPDATE idempotency_keys SET state = 'completed', response_status = %s, response_body = %s
+       WHERE merchant_id = %s AND key = %s AND claim_token = %s AND state = 'in_flight'""")
+
+
 async def complete(cur: Cursor, merchant_id: str, key: str, token: str, status: int, body: bytes) -> None:
-    await cur.execute(
-        """UPDATE idempotency_keys SET state = 'completed', response_status = %s, response_body = %s
-           WHERE merchant_id = %s AND key = %s AND claim_token = %s AND state = 'in_flight'""",
-        (status, body, merchant_id, key, token),
-    )
+    await execute(cur, _COMPLETE, (status, body, merchant_id, key, token))
     if cur.rowcount != 1:
         # Our claim was taken over after its lease ran out; rolling back keeps the work from happening twice.
         raise RuntimeError(f"idempotency key {key!r} is no longer held by this request")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..db import Cursor
+from ..db import Cursor, Statement
 from . import Filters, fetch_one, page
 
 
@@ -18,13 +18,13 @@ async def insert(cur: Cursor, order: dict) -> dict:
     )
 
 
+_GET = Statement("SELECT * FROM orders WHERE id = %s AND merchant_id = %s")
+_GET_LOCKED = Statement("SELECT * FROM orders WHERE id = %s AND merchant_id = %s FOR UPDATE")
+
+
 async def get(cur: Cursor, merchant_id: str, order_id: str, *, lock: bool = False) -> dict | None:
     """The merchant's order, or None (another merchant's order is None too)."""
-    return await fetch_one(
-        cur,
-        "SELECT * FROM orders WHERE id = %s AND merchant_id = %s" + (" FOR UPDATE" if lock else ""),
-        (order_id, merchant_id),
-    )
+    return await fetch_one(cur, _GET_LOCKED if lock else _GET, (order_id, merchant_id))
 
 
 async def list_page(cur: Cursor, merchant_id: str, *, status=None, receipt=None, created_from=None,

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
-from ..db import Cursor
+from ..db import Cursor, Statement
 from . import Filters, fetch_all, fetch_one, page, untouched_since
+
+_INSERT = Statement(
+    """WITH o AS (UPDATE orders SET status = %(order_status)s, updated_at = now()
+                 WHERE id = %(order_id)s AND %(order_status)s::text IS NOT NULL)
+       INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, capture_method, vpa, card_network,
+                             card_last4, card_expiry_month, card_expiry_year, card_fingerprint, processor_token)
+       VALUES (%(id)s, %(order_id)s, %(merchant_id)s, %(amount)s, %(currency)s, %(method)s, %(capture_method)s,
+               %(vpa)s, %(card_network)s, %(card_last4)s, %(card_expiry_month)s, %(card_expiry_year)s,
+               %(card_fingerprint)s, %(processor_token)s)
+       RETURNING *""")
+_INSTRUMENT = ("vpa", "card_network", "card_last4", "card_expiry_month", "card_expiry_year", "card_fingerprint")
 
 
 async def insert(cur: Cursor, payment: dict, *, order_status: str | None = None) -> dict:
     """The new payment; with ``order_status``, its order moves to that status in the same statement."""
-    columns = ", ".join(payment)
-    values = ", ".join(f"%({c})s" for c in payment)
-    sql = f"INSERT INTO payments ({columns}) VALUES ({values}) RETURNING *"
-    if order_status is not None:
-        sql = ("WITH o AS (UPDATE orders SET status = %(_order_status)s, updated_at = now() "
-               "WHERE id = %(order_id)s) " + sql)
-        payment = {**payment, "_order_status": order_status}
-    return await fetch_one(cur, sql, payment)
+    return await fetch_one(cur, _INSERT, {**dict.fromkeys(_INSTRUMENT), **payment, "order_status": order_status})
+
+
+_GET = Statement("SELECT * FROM payments WHERE id = %s AND merchant_id = %s")
 
 
 async def get(cur: Cursor, merchant_id: str, payment_id: str, *, lock: bool = False) -> dict | None:
     """The merchant's payment, or None (another merchant's payment is None too)."""
-    return await fetch_one(
-        cur,
-        "SELECT * FROM payments WHERE id = %s AND merchant_id = %s" + (" FOR UPDATE" if lock else ""),
-        (payment_id, merchant_id),
-    )
+    if lock:
+        return await fetch_one(cur, "SELECT * FROM payments WHERE id = %s AND merchant_id = %s FOR UPDATE",
+                               (payment_id, merchant_id))
+    return await fetch_one(cur, _GET, (payment_id, merchant_id))
 
 
 async def by_id(cur: Cursor, payment_id: str, *, lock: bool = False) -> dict | None:
@@ -33,48 +39,49 @@ async def by_id(cur: Cursor, payment_id: str, *, lock: bool = False) -> dict | N
                            (payment_id,))
 
 
+_START_PROCESSING = Statement(
+    """UPDATE payments SET status = 'processing', updated_at = now()
+       WHERE id = %s AND status = 'pending' RETURNING *""")
+
+
 async def start_processing(cur: Cursor, payment_id: str) -> dict | None:
     """pending -> processing in one statement; None if the payment is not pending (or does not exist)."""
-    return await fetch_one(
-        cur,
-        """UPDATE payments SET status = 'processing', updated_at = now()
-           WHERE id = %s AND status = 'pending' RETURNING *""",
-        (payment_id,),
-    )
+    return await fetch_one(cur, _START_PROCESSING, (payment_id,))
+
+
+_WITH_ORDER_LOCKED = Statement(
+    """SELECT p.*, o.status AS order_status FROM payments p JOIN orders o ON o.id = p.order_id
+       WHERE p.id = %s FOR UPDATE OF p, o""")
 
 
 async def with_order_locked(cur: Cursor, payment_id: str) -> dict | None:
     """The payment and its order's status (as ``order_status``), both rows locked, payment first."""
-    return await fetch_one(
-        cur,
-        """SELECT p.*, o.status AS order_status FROM payments p JOIN orders o ON o.id = p.order_id
-           WHERE p.id = %s FOR UPDATE OF p, o""",
-        (payment_id,),
-    )
+    return await fetch_one(cur, _WITH_ORDER_LOCKED, (payment_id,))
+
+
+_RECORD_SUCCESS = Statement(
+    """WITH o AS (UPDATE orders SET status = %(order_status)s, updated_at = now() WHERE id = %(order_id)s)
+       UPDATE payments SET status = 'success', updated_at = now(),
+              captured = %(capture)s,
+              amount_captured = CASE WHEN %(capture)s THEN amount ELSE 0 END,
+              captured_at = CASE WHEN %(capture)s THEN now() END
+       WHERE id = %(id)s RETURNING *""")
 
 
 async def record_success(cur: Cursor, payment_id: str, *, capture: bool, order_id: str,
                          order_status: str) -> dict:
     """Authorized; captured in full at once when ``capture``; its order set to ``order_status`` alongside."""
-    return await fetch_one(
-        cur,
-        """WITH o AS (UPDATE orders SET status = %(order_status)s, updated_at = now() WHERE id = %(order_id)s)
-           UPDATE payments SET status = 'success', updated_at = now(),
-                  captured = %(capture)s,
-                  amount_captured = CASE WHEN %(capture)s THEN amount ELSE 0 END,
-                  captured_at = CASE WHEN %(capture)s THEN now() END
-           WHERE id = %(id)s RETURNING *""",
-        {"id": payment_id, "capture": capture, "order_id": order_id, "order_status": order_status},
-    )
+    return await fetch_one(cur, _RECORD_SUCCESS,
+                           {"id": payment_id, "capture": capture, "order_id": order_id, "order_status": order_status})
+
+
+_RECORD_FAILURE = Statement(
+    """UPDATE payments SET status = 'failed', error_code = %s, error_description = %s, updated_at = now()
+       WHERE id = %s RETURNING *""")
 
 
 async def record_failure(cur: Cursor, payment_id: str, code: str, description: str) -> dict:
-    return await fetch_one(
-        cur,
-        """UPDATE payments SET status = 'failed', error_code = %s, error_description = %s, updated_at = now()
-           WHERE id = %s RETURNING *""",
-        (code, description, payment_id),
-    )
+    return await fetch_one(cur, _RECORD_FAILURE, (code, description, payment_id))
 
 
 async def capture(cur: Cursor, payment_id: str, amount: int) -> dict:

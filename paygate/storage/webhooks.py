@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import json
 
-from ..db import Cursor
+from ..db import Cursor, Statement
 from . import Filters, fetch_all, fetch_one, page
 
 NOTIFY_CHANNEL = "paygate_webhooks"
+
+
+_CLAIM_DUE = Statement(
+    """UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s)
+       FROM merchants m
+       WHERE m.id = w.merchant_id AND w.id IN (
+           SELECT d.id FROM webhook_logs d JOIN merchants e ON e.id = d.merchant_id
+           WHERE d.status = 'pending' AND d.next_retry_at <= now() + interval '1 second'
+             AND (d.locked_until IS NULL OR d.locked_until < now())
+             AND e.webhook_enabled AND e.webhook_url IS NOT NULL
+           ORDER BY d.next_retry_at LIMIT %(limit)s
+           FOR UPDATE OF d SKIP LOCKED)
+       RETURNING w.*, m.webhook_url, m.webhook_secret_enc, m.webhook_secret_prev_enc,
+                 (m.webhook_secret_prev_until > now()) AS previous_secret_valid""")
 
 
 async def claim_due(cur: Cursor, limit: int, lease: float) -> list[dict]:
@@ -18,21 +32,29 @@ async def claim_due(cur: Cursor, limit: int, lease: float) -> list[dict]:
     Rows another claim is taking at the same moment are skipped, not waited for, so concurrent claims
     never return the same delivery.
     """
-    return await fetch_all(
-        cur,
-        """UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s)
-           FROM merchants m
-           WHERE m.id = w.merchant_id AND w.id IN (
-               SELECT d.id FROM webhook_logs d JOIN merchants e ON e.id = d.merchant_id
-               WHERE d.status = 'pending' AND d.next_retry_at <= now() + interval '1 second'
-                 AND (d.locked_until IS NULL OR d.locked_until < now())
-                 AND e.webhook_enabled AND e.webhook_url IS NOT NULL
-               ORDER BY d.next_retry_at LIMIT %(limit)s
-               FOR UPDATE OF d SKIP LOCKED)
-           RETURNING w.*, m.webhook_url, m.webhook_secret_enc, m.webhook_secret_prev_enc,
-                     (m.webhook_secret_prev_until > now()) AS previous_secret_valid""",
-        {"limit": limit, "lease": lease},
-    )
+    return await fetch_all(cur, _CLAIM_DUE, {"limit": limit, "lease": lease})
+
+
+_RECORD_ATTEMPTS = Statement(
+    """WITH r AS (
+           SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
+               id text, merchant_id text, number int, trigger text, url text, status text, delay float8,
+               code int, body text, error text, duration_ms int, disable_reason text)),
+       a AS (
+           INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
+                                         duration_ms)
+           SELECT id, number, trigger, code, body, error, duration_ms FROM r),
+       d AS (
+           UPDATE merchants m SET webhook_enabled = false, webhook_disabled_reason = r.disable_reason,
+                  updated_at = now()
+           FROM r WHERE m.id = r.merchant_id AND r.disable_reason IS NOT NULL)
+       UPDATE webhook_logs w SET attempts = r.number, status = r.status, url = r.url,
+              last_attempt_at = now(), response_code = r.code, response_body = r.body,
+              next_retry_at = CASE WHEN r.status = 'pending'
+                                   THEN now() + make_interval(secs => coalesce(r.delay, 0)) END,
+              manual_retry = false, locked_until = NULL, updated_at = now()
+       FROM r WHERE w.id = r.id
+       RETURNING w.id, w.merchant_id, w.status""")
 
 
 async def record_attempts(cur: Cursor, attempts: list[dict]) -> list[dict]:
@@ -43,42 +65,20 @@ async def record_attempts(cur: Cursor, attempts: list[dict]) -> list[dict]:
     delay (seconds until the next attempt, when pending), code, body, error, duration_ms, disable_reason.
     Returns each delivery's id, merchant_id and status.
     """
-    return await fetch_all(
-        cur,
-        """WITH r AS (
-               SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
-                   id text, merchant_id text, number int, trigger text, url text, status text, delay float8,
-                   code int, body text, error text, duration_ms int, disable_reason text)),
-           a AS (
-               INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
-                                             duration_ms)
-               SELECT id, number, trigger, code, body, error, duration_ms FROM r),
-           d AS (
-               UPDATE merchants m SET webhook_enabled = false, webhook_disabled_reason = r.disable_reason,
-                      updated_at = now()
-               FROM r WHERE m.id = r.merchant_id AND r.disable_reason IS NOT NULL)
-           UPDATE webhook_logs w SET attempts = r.number, status = r.status, url = r.url,
-                  last_attempt_at = now(), response_code = r.code, response_body = r.body,
-                  next_retry_at = CASE WHEN r.status = 'pending'
-                                       THEN now() + make_interval(secs => coalesce(r.delay, 0)) END,
-                  manual_retry = false, locked_until = NULL, updated_at = now()
-           FROM r WHERE w.id = r.id
-           RETURNING w.id, w.merchant_id, w.status""",
-        {"attempts": json.dumps(attempts)},
-    )
+    return await fetch_all(cur, _RECORD_ATTEMPTS, {"attempts": json.dumps(attempts)})
+
+
+_DUE = Statement(
+    """SELECT w.id, w.attempts FROM webhook_logs w JOIN merchants m ON m.id = w.merchant_id
+       WHERE w.status = 'pending' AND w.next_retry_at <= now()
+         AND (w.locked_until IS NULL OR w.locked_until < now())
+         AND m.webhook_enabled AND m.webhook_url IS NOT NULL
+       ORDER BY w.next_retry_at LIMIT %s""")
 
 
 async def due(cur: Cursor, limit: int = 1000) -> list[dict]:
     """Pending deliveries whose time has come, not held by a worker, to enabled endpoints."""
-    return await fetch_all(
-        cur,
-        """SELECT w.id, w.attempts FROM webhook_logs w JOIN merchants m ON m.id = w.merchant_id
-           WHERE w.status = 'pending' AND w.next_retry_at <= now()
-             AND (w.locked_until IS NULL OR w.locked_until < now())
-             AND m.webhook_enabled AND m.webhook_url IS NOT NULL
-           ORDER BY w.next_retry_at LIMIT %s""",
-        (limit,),
-    )
+    return await fetch_all(cur, _DUE, (limit,))
 
 
 async def oldest_due_age(cur: Cursor) -> float:
