@@ -186,8 +186,8 @@ async def run(database_url: str, redis_url: str, n: int) -> list[dict]:
         async with pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute("SELECT count(*) FROM webhook_logs WHERE status = 'pending'")
             (due,) = await cur.fetchone()
-        limiter = webhook_ops.EndpointLimiter(10)
-        batch = config.worker.webhook_batch
+        limiter = webhook_ops.EndpointLimiter(10, 200)
+        batch = min(config.worker.webhook_batch, webhook_ops.per_merchant(config.webhooks))  # one merchant
 
         async def deliver(i: int):
             recorded = await webhook_ops.deliver_due(services, session, limiter)

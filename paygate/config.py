@@ -62,7 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("worker.webhook_concurrency", "int", 200, "Webhook deliveries one worker process sends at once",
             minimum=1),
     Setting("worker.webhook_batch", "int", 50,
-            "Due webhook deliveries one job claims, sends and records together (one statement each way)",
+            "Due webhook deliveries one job claims, sends and records together (one statement each way); "
+            "at most twice webhooks.per_endpoint_concurrency of one merchant's",
             minimum=1),
     Setting("processor.delay_min", "float", 0.0, "Shortest simulated processor delay, seconds", minimum=0),
     Setting("processor.delay_max", "float", 0.0, "Longest simulated processor delay, seconds", minimum=0),

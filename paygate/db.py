@@ -95,13 +95,15 @@ class Statement:
         return self._execute, self.args(parameters)
 
 
-# A migration changed a table under a prepared statement ("cached plan must not change result type"), or
-# something deallocated it: the connection's statements are stale.
-_STALE = (psycopg2.errors.FeatureNotSupported, psycopg2.errors.InvalidSqlStatementName)
+def _stale(exc: BaseException) -> bool:
+    """A migration changed a table's columns under a prepared statement, or something deallocated it."""
+    return isinstance(exc, psycopg2.errors.InvalidSqlStatementName) or (
+        isinstance(exc, psycopg2.errors.FeatureNotSupported) and "cached plan" in str(exc))
 
 
 def _drop_stale(cur: Cursor) -> None:
-    """Close the connection (the pool opens a fresh one); the error still reaches the caller, like any other."""
+    """Close the connection, whose prepared statements are stale (the pool opens a fresh one); the error still
+    reaches the caller, like any other."""
     if _prepared.pop(cur.connection, None) is not None:
         cur.connection.close()
 
@@ -112,8 +114,9 @@ async def execute(cur: Cursor, operation: str | Statement, parameters=None) -> N
         operation, parameters = await operation.bind(cur, parameters)
     try:
         await cur.execute(operation, parameters)
-    except _STALE:
-        _drop_stale(cur)
+    except psycopg2.Error as exc:
+        if _stale(exc):
+            _drop_stale(cur)
         raise
 
 
@@ -180,7 +183,7 @@ async def transaction(pool: aiopg.Pool) -> AsyncIterator[_TransactionCursor]:
                 yield cur
                 await cur.commit()
             except BaseException as exc:
-                if isinstance(exc, _STALE):
+                if _stale(exc):
                     _drop_stale(raw)
                 if cur.begun and not conn.closed:
                     await raw.execute("ROLLBACK")
@@ -189,7 +192,7 @@ async def transaction(pool: aiopg.Pool) -> AsyncIterator[_TransactionCursor]:
 
 @asynccontextmanager
 async def cursor(pool: aiopg.Pool) -> AsyncIterator[Cursor]:
-    """A cursor in autocommit mode, for single reads."""
+    """A cursor in autocommit mode: each statement is its own transaction."""
     async with pool.acquire() as conn:
         async with conn.cursor() as cur:
             yield cur

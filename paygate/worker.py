@@ -36,7 +36,8 @@ class WorkerRole:
         self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
         hooks = services.config.webhooks
-        self.limiter = webhook_ops.EndpointLimiter(hooks.per_endpoint_concurrency)
+        self.limiter = webhook_ops.EndpointLimiter(hooks.per_endpoint_concurrency,
+                                                   services.config.worker.webhook_concurrency)
         self.session = None
 
     async def start(self) -> None:
@@ -53,9 +54,9 @@ class WorkerRole:
         self.workers = [
             Worker(PAYMENTS, self._payment_job, options),
             Worker(REFUNDS, self._refund_job, options),
-            # A webhook job sends a batch of deliveries at once.
-            Worker(WEBHOOKS, self._webhook_job,
-                   {**options, "concurrency": -(-config.worker.webhook_concurrency // config.worker.webhook_batch)}),
+            # A webhook job sends a batch, with at most per_merchant deliveries to one endpoint.
+            Worker(WEBHOOKS, self._webhook_job, {**options, "concurrency": -(
+                -config.worker.webhook_concurrency // webhook_ops.per_merchant(hooks))}),
         ]
         self._tasks = [
             asyncio.create_task(self._schedule(), name="paygate-scheduler"),

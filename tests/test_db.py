@@ -75,6 +75,18 @@ async def test_deferred_writes_travel_with_the_next_statement_or_the_commit(pool
             "name": "100% shop"}, "the write deferred to the commit was committed"
 
 
+async def test_a_deferred_write_belongs_to_its_transaction(pool):
+    with pytest.raises(RuntimeError):
+        async with transaction(pool) as cur:
+            cur.defer("UPDATE merchants SET name = %s WHERE email = %s", ("changed", "a@example.com"))
+            cur.defer("INSERT INTO merchants (id, name, email, api_key, api_secret_hash, api_secret_enc, "
+                      "webhook_secret_enc) VALUES (%(id)s, %(name)s, %(email)s, %(api_key)s, %(api_secret_hash)s, "
+                      "%(api_secret_enc)s, %(webhook_secret_enc)s)", merchant_row("h@example.com"))
+            await fetch_one(cur, "SELECT 1 AS one")  # both are sent, inside the transaction
+            raise RuntimeError("after the deferred writes were sent")
+    assert await count(pool, "h@example.com") == 0
+
+
 async def test_a_failing_deferred_write_rolls_back_the_whole_transaction(pool):
     for deferred_to_commit in (False, True):
         email = f"f{int(deferred_to_commit)}@example.com"
@@ -141,3 +153,27 @@ async def test_a_table_changed_under_a_prepared_statement_costs_one_error_and_it
     for _ in range(pool.maxsize + 1):  # a fresh connection prepares it anew
         async with cursor(pool) as cur:
             assert await fetch_one(cur, SCRATCH, {"id": 1}) == {"id": 1, "name": "one", "note": None}
+
+
+async def test_a_stale_statement_inside_a_transaction_rolls_it_back_and_drops_its_connection(pool):
+    await _scratch(pool)
+    for _ in range(pool.maxsize):  # every pooled connection prepares it
+        async with transaction(pool) as cur:
+            await fetch_one(cur, SCRATCH, {"id": 1})
+    async with cursor(pool) as cur:
+        await cur.execute("ALTER TABLE db_scratch ADD COLUMN note text")
+    with pytest.raises(psycopg2.errors.FeatureNotSupported):
+        async with transaction(pool) as cur:
+            await merchants.insert_if_absent(cur, merchant_row("stale@example.com"))
+            await fetch_one(cur, SCRATCH, {"id": 1})
+    assert await count(pool, "stale@example.com") == 0
+    failures = 1
+    for _ in range(2 * pool.maxsize):  # each stale connection fails once and is replaced by a fresh one
+        try:
+            async with transaction(pool) as cur:
+                assert (await fetch_one(cur, SCRATCH, {"id": 1}))["note"] is None
+        except psycopg2.errors.FeatureNotSupported:
+            failures += 1
+    assert failures <= pool.maxsize
+    async with transaction(pool) as cur:
+        assert (await fetch_one(cur, SCRATCH, {"id": 1}))["note"] is None

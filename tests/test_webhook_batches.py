@@ -100,11 +100,11 @@ async def test_a_claimed_delivery_is_not_sent_once_its_lease_is_running_out(
     await _record_events(pool, merchant["merchant_id"], 2, "mer_lease")
     services = client.app[appkeys.SERVICES]
     async with pool.acquire() as conn, conn.cursor() as cur:
-        claimed = await webhooks.claim_due(cur, 10, lease=60)
+        claimed = await webhooks.claim_due(cur, 10, lease=60, per_merchant=10)
         assert len(claimed) == 2
-        assert await webhooks.claim_due(cur, 10, lease=60) == []  # held: another claim gets none of them
+        assert await webhooks.claim_due(cur, 10, lease=60, per_merchant=10) == []  # held: a claim gets none
 
-    limiter = webhook_ops.EndpointLimiter(1)
+    limiter = webhook_ops.EndpointLimiter(1, 10)
     async with new_session(allow_private=True, per_endpoint=1) as session:
         late = await webhook_ops._attempt(services, session, limiter, claimed[0], start_before=time.monotonic() - 1)
         sent = await webhook_ops._attempt(services, session, limiter, claimed[1], start_before=time.monotonic() + 60)
@@ -152,3 +152,43 @@ async def test_enabling_an_endpoint_sends_what_waited_without_waiting_for_the_sc
     resp = await client.patch("/api/v1/merchant", json={"webhook_enabled": True}, headers=headers)
     assert resp.status == 200
     await receiver.wait_for(3, timeout=10)
+
+
+async def test_an_attempt_is_recorded_only_while_its_claim_still_holds_the_delivery(
+        aiohttp_client, make_app, merchant, receiver, pool):
+    """A worker whose lease ran out (and whose delivery another worker took) records nothing for it."""
+    headers = merchant["headers"]
+    client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))  # no workers: claimed by hand
+    await _set_url(client, headers, receiver.url)
+    await _record_events(pool, merchant["merchant_id"], 2, "mer_taken")
+    services = client.app[appkeys.SERVICES]
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        kept, taken = await webhooks.claim_due(cur, 10, lease=60, per_merchant=10)
+    async with new_session(allow_private=True, per_endpoint=2) as session:
+        limiter = webhook_ops.EndpointLimiter(2, 10)
+        attempts = [await webhook_ops._attempt(services, session, limiter, d, time.monotonic() + 60)
+                    for d in (kept, taken)]
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("UPDATE webhook_logs SET locked_until = now() + interval '1 hour' WHERE id = %s",
+                          (taken["id"],))  # as a second claim would, after the first one's lease
+        assert [r["id"] for r in await webhooks.record_attempts(cur, attempts)] == [kept["id"]]
+        assert await webhooks.record_attempts(cur, attempts) == []  # and recording again changes nothing
+        await cur.execute("""SELECT w.id, w.status, w.attempts, count(a.id) FROM webhook_logs w
+                             LEFT JOIN webhook_attempts a ON a.webhook_log_id = w.id GROUP BY w.id""")
+        rows = {r[0]: r[1:] for r in await cur.fetchall()}
+    assert rows == {kept["id"]: ("success", 1, 1), taken["id"]: ("pending", 0, 0)}
+
+
+async def test_one_claim_takes_at_most_the_endpoint_limit_of_one_merchants_deliveries(
+        aiohttp_client, make_app, merchant, other_merchant, receiver, pool):
+    client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))
+    for who in (merchant, other_merchant):
+        await _set_url(client, who["headers"], receiver.url)
+        await _record_events(pool, who["merchant_id"], 6, f"mer_{who['merchant_id'][-6:]}")
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        first = await webhooks.claim_due(cur, 10, lease=60, per_merchant=3)
+        second = await webhooks.claim_due(cur, 10, lease=60, per_merchant=3)
+    for claimed in (first, second):
+        assert sorted(d["merchant_id"] for d in claimed) == sorted([merchant["merchant_id"]] * 3 +
+                                                                   [other_merchant["merchant_id"]] * 3)
+    assert not {d["id"] for d in first} & {d["id"] for d in second}

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import psycopg2
 
 from .. import authcache, crypto, metrics, views
 from ..db import cursor, transaction
@@ -73,7 +74,7 @@ async def update_endpoint(services: Services, merchant: dict, body: EndpointUpda
     async with transaction(services.pool) as cur:
         row = await merchants.update_endpoint(cur, merchant["id"], url, enabled)
     authcache.forget(merchant["id"])
-    if row["webhook_enabled"] and row["webhook_url"] and not merchant["webhook_enabled"]:
+    if row["webhook_enabled"] and row["webhook_url"]:
         await enqueue_due(services)  # what waited while it was disabled goes now, not at the next pass
     return endpoint_view(services, row)
 
@@ -110,14 +111,18 @@ async def send_test(services: Services, merchant: dict, receipt: Receipt) -> dic
 # -- deliveries -------------------------------------------------------------------------------------------
 
 class EndpointLimiter:
-    """At most ``limit`` deliveries in flight to one merchant's endpoint in this process."""
+    """At most ``total`` deliveries in flight in this process, and at most ``per_endpoint`` to one merchant's
+    endpoint. Claims in this process take turns (``claiming``): at once they would lock and skip each
+    other's rows at the head of the due index."""
 
-    def __init__(self, limit: int):
-        self._semaphores: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(limit))
+    def __init__(self, per_endpoint: int, total: int):
+        self.claiming = asyncio.Lock()
+        self._total = asyncio.Semaphore(total)
+        self._semaphores: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_endpoint))
 
     @asynccontextmanager
     async def hold(self, merchant_id: str) -> AsyncIterator[None]:
-        async with self._semaphores[merchant_id]:
+        async with self._semaphores[merchant_id], self._total:
             yield
 
 
@@ -129,29 +134,37 @@ def _secrets(services: Services, delivery: dict) -> list[str]:
     return found
 
 
-async def deliver_due(services: Services, session: aiohttp.ClientSession, limiter: EndpointLimiter) -> list[dict]:
-    """Claim up to ``worker.webhook_batch`` due deliveries, make each one's next attempt, and record them all;
-    return each recorded delivery's id, merchant_id and status.
+def per_merchant(config) -> int:
+    """Deliveries of one merchant a claim takes: what its endpoint's limit lets out in two rounds, which the
+    lease (two timeouts and a margin) covers."""
+    return 2 * config.per_endpoint_concurrency
 
-    One statement claims the batch and one records it. A claim holds its deliveries for a lease long enough
-    for the batch to queue behind its endpoint's concurrency limit; an attempt not started before the lease
-    is about to end is given up unsent (the delivery is claimed again once the lease ends), so two workers
-    never send the same attempt. Attempts made before a crash are sent again: receivers deduplicate by
-    the event id, as with any at-least-once delivery.
+
+RECORD_TRIES = 3  # recording a batch is safe to repeat; a batch not recorded is sent again after its lease
+
+
+async def deliver_due(services: Services, session: aiohttp.ClientSession, limiter: EndpointLimiter) -> list[dict]:
+    """Claim up to ``worker.webhook_batch`` due deliveries (at most ``webhooks.per_endpoint_concurrency`` of one
+    merchant's), make each one's next attempt, and record them all; return each recorded delivery's id,
+    merchant_id and status.
+
+    One statement claims the batch and one records it. The claim holds its deliveries for a lease; an
+    attempt that cannot start early enough to end within it (its endpoint's limit being busy) is given up
+    unsent and claimed again once the lease ends, and an attempt is recorded only while its claim still
+    holds the delivery, so two workers never send or record the same attempt. Attempts made before a crash
+    are sent again: receivers deduplicate by the event id, as with any at-least-once delivery.
     """
     config = services.config.webhooks
-    batch = services.config.worker.webhook_batch
-    lease = config.timeout * -(-batch // config.per_endpoint_concurrency) + 30
-    async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
-        claimed = await webhooks.claim_due(cur, batch, lease)
+    lease = 2 * config.timeout + 30
+    start_before = time.monotonic() + lease - config.timeout - 10
+    async with limiter.claiming, cursor(services.pool) as cur:  # one statement: autocommit is its transaction
+        claimed = await webhooks.claim_due(cur, services.config.worker.webhook_batch, lease, per_merchant(config))
     if not claimed:
         return []
-    if len(claimed) == batch:
-        # A full claim may have left more due: wake one more job, so that a backlog drains at the rate
-        # deliveries are sent, not at the rate wake-ups arrive.
-        last = claimed[-1]
-        await services.dispatcher.enqueue_many(WEBHOOKS, [(last["id"], job_id(last["id"], last["attempts"]) + "-more")])
-    start_before = time.monotonic() + lease - config.timeout - 10
+    # There may be more due: wake one more job, so that a backlog drains at the rate deliveries are sent,
+    # not at the rate wake-ups arrive. A chain of jobs ends with the first claim that finds nothing.
+    last = claimed[-1]
+    await services.dispatcher.enqueue_many(WEBHOOKS, [(last["id"], job_id(last["id"], last["attempts"]) + "-more")])
     results = await asyncio.gather(*(_attempt(services, session, limiter, d, start_before) for d in claimed),
                                    return_exceptions=True)
     attempts = []
@@ -163,13 +176,28 @@ async def deliver_due(services: Services, session: aiohttp.ClientSession, limite
             attempts.append(result)
     if not attempts:
         return []
-    async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
-        recorded = await webhooks.record_attempts(cur, attempts)
+    recorded = await _record(services, attempts)
     for merchant_id in {a["merchant_id"] for a in attempts if a["disable_reason"]}:
         authcache.forget(merchant_id)
     for row in recorded:
         metrics.WEBHOOK_DELIVERIES.labels(metrics.delivery_outcome(row["status"])).inc()
+    if len(recorded) < len(attempts):
+        lost = sorted({a["id"] for a in attempts} - {r["id"] for r in recorded})
+        log.warning("attempts of webhook deliveries %s were made after their lease ran out and are not recorded; "
+                    "the deliveries are sent again", ", ".join(lost))
     return recorded
+
+
+async def _record(services: Services, attempts: list[dict]) -> list[dict]:
+    for _ in range(RECORD_TRIES - 1):
+        try:
+            async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
+                return await webhooks.record_attempts(cur, attempts)
+        except psycopg2.OperationalError as exc:
+            log.warning("recording %d webhook attempts failed (%s); trying again", len(attempts), exc)
+            await asyncio.sleep(0.5)
+    async with cursor(services.pool) as cur:  # the last try's error reaches the job
+        return await webhooks.record_attempts(cur, attempts)
 
 
 async def _attempt(services: Services, session: aiohttp.ClientSession, limiter: EndpointLimiter, delivery: dict,
@@ -186,7 +214,8 @@ async def _attempt(services: Services, session: aiohttp.ClientSession, limiter: 
     number = delivery["attempts"] + 1
     decision = policy.after(attempt, number, config.retry_schedule, config.max_attempts)
     return {
-        "id": delivery["id"], "merchant_id": delivery["merchant_id"], "number": number,
+        "id": delivery["id"], "lease": delivery["locked_until"].isoformat(), "merchant_id": delivery["merchant_id"],
+        "number": number,
         "trigger": "manual" if delivery["manual_retry"] else ("initial" if number == 1 else "automatic"),
         "url": delivery["webhook_url"], "status": decision.status, "delay": decision.delay,
         "code": attempt.status_code, "body": attempt.body, "error": attempt.error,

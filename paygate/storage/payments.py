@@ -15,10 +15,15 @@ _INSERT = Statement(
                %(card_fingerprint)s, %(processor_token)s)
        RETURNING *""")
 _INSTRUMENT = ("vpa", "card_network", "card_last4", "card_expiry_month", "card_expiry_year", "card_fingerprint")
+_COLUMNS = {"id", "order_id", "merchant_id", "amount", "currency", "method", "capture_method", "processor_token",
+            *_INSTRUMENT}
 
 
 async def insert(cur: Cursor, payment: dict, *, order_status: str | None = None) -> dict:
     """The new payment; with ``order_status``, its order moves to that status in the same statement."""
+    unknown = set(payment) - _COLUMNS
+    if unknown:  # the statement is fixed: a new column must be added to it, not silently dropped
+        raise ValueError(f"payments.insert has no column for {sorted(unknown)}")
     return await fetch_one(cur, _INSERT, {**dict.fromkeys(_INSTRUMENT), **payment, "order_status": order_status})
 
 

@@ -11,59 +11,77 @@ NOTIFY_CHANNEL = "paygate_webhooks"
 
 
 _CLAIM_DUE = Statement(
-    """UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s)
+    """UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s),
+                                 next_retry_at = now() + make_interval(secs => %(lease)s)
        FROM merchants m
        WHERE m.id = w.merchant_id AND w.id IN (
-           SELECT d.id FROM webhook_logs d JOIN merchants e ON e.id = d.merchant_id
-           WHERE d.status = 'pending' AND d.next_retry_at <= now() + interval '1 second'
-             AND (d.locked_until IS NULL OR d.locked_until < now())
-             AND e.webhook_enabled AND e.webhook_url IS NOT NULL
-           ORDER BY d.next_retry_at LIMIT %(limit)s
-           FOR UPDATE OF d SKIP LOCKED)
+           SELECT id FROM (
+               SELECT d.id, d.next_retry_at,
+                      row_number() OVER (PARTITION BY d.merchant_id ORDER BY d.next_retry_at) AS nth
+               FROM (SELECT d.id, d.merchant_id, d.next_retry_at
+                     FROM webhook_logs d JOIN merchants e ON e.id = d.merchant_id
+                     WHERE d.status = 'pending' AND d.next_retry_at <= now() + interval '1 second'
+                       AND (d.locked_until IS NULL OR d.locked_until < now())
+                       AND e.webhook_enabled AND e.webhook_url IS NOT NULL
+                     ORDER BY d.next_retry_at LIMIT %(scan)s
+                     FOR UPDATE OF d SKIP LOCKED) d) ranked
+           WHERE nth <= %(per_merchant)s
+           ORDER BY next_retry_at LIMIT %(limit)s)
        RETURNING w.*, m.webhook_url, m.webhook_secret_enc, m.webhook_secret_prev_enc,
                  (m.webhook_secret_prev_until > now()) AS previous_secret_valid""")
 
 
-async def claim_due(cur: Cursor, limit: int, lease: float) -> list[dict]:
-    """Hold up to ``limit`` due deliveries for ``lease`` seconds, oldest due first, and return them with their
-    merchant's endpoint and secrets.
+async def claim_due(cur: Cursor, limit: int, lease: float, per_merchant: int) -> list[dict]:
+    """Hold up to ``limit`` due deliveries, at most ``per_merchant`` of one merchant's, for ``lease`` seconds,
+    oldest due first; return them with their merchant's endpoint and secrets. Each row's ``locked_until``
+    is the claim's token for ``record_attempts``.
 
     Due means pending, its time come (or within the second), not held by a worker, to an enabled endpoint.
     Rows another claim is taking at the same moment are skipped, not waited for, so concurrent claims
-    never return the same delivery.
+    never return the same delivery. A claimed delivery's next attempt moves to the lease's end: held ones
+    leave the due range (claims do not scan past them), and one whose worker died is due again by itself.
+    The per-merchant share is counted among the oldest 2 × ``limit`` due, so one merchant's backlog does
+    not fill every batch (and queue it behind its endpoint's limit).
     """
-    return await fetch_all(cur, _CLAIM_DUE, {"limit": limit, "lease": lease})
+    return await fetch_all(cur, _CLAIM_DUE, {"limit": limit, "scan": 2 * limit, "per_merchant": per_merchant,
+                                             "lease": lease})
 
 
 _RECORD_ATTEMPTS = Statement(
     """WITH r AS (
            SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
-               id text, merchant_id text, number int, trigger text, url text, status text, delay float8,
-               code int, body text, error text, duration_ms int, disable_reason text)),
+               id text, lease timestamptz, merchant_id text, number int, trigger text, url text, status text,
+               delay float8, code int, body text, error text, duration_ms int, disable_reason text)),
+       held AS (
+           SELECT r.* FROM r JOIN webhook_logs w ON w.id = r.id AND w.locked_until = r.lease AND w.status = 'pending'
+           FOR UPDATE OF w),
        a AS (
            INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
                                          duration_ms)
-           SELECT id, number, trigger, code, body, error, duration_ms FROM r),
+           SELECT id, number, trigger, code, body, error, duration_ms FROM held
+           ON CONFLICT (webhook_log_id, number) DO NOTHING),
        d AS (
-           UPDATE merchants m SET webhook_enabled = false, webhook_disabled_reason = r.disable_reason,
+           UPDATE merchants m SET webhook_enabled = false, webhook_disabled_reason = held.disable_reason,
                   updated_at = now()
-           FROM r WHERE m.id = r.merchant_id AND r.disable_reason IS NOT NULL)
+           FROM held WHERE m.id = held.merchant_id AND held.disable_reason IS NOT NULL)
        UPDATE webhook_logs w SET attempts = r.number, status = r.status, url = r.url,
               last_attempt_at = now(), response_code = r.code, response_body = r.body,
               next_retry_at = CASE WHEN r.status = 'pending'
                                    THEN now() + make_interval(secs => coalesce(r.delay, 0)) END,
               manual_retry = false, locked_until = NULL, updated_at = now()
-       FROM r WHERE w.id = r.id
+       FROM held r WHERE w.id = r.id
        RETURNING w.id, w.merchant_id, w.status""")
 
 
 async def record_attempts(cur: Cursor, attempts: list[dict]) -> list[dict]:
     """Each attempt's row and its delivery's new state (and, for those with a ``disable_reason``, their endpoint
-    disabled), all in one statement: atomic without a transaction around it.
+    disabled), all in one statement: atomic without a transaction around it. Safe to repeat.
 
-    ``attempts``: dicts with id, merchant_id, number, trigger, url, status ('success', 'pending' or 'failed'),
-    delay (seconds until the next attempt, when pending), code, body, error, duration_ms, disable_reason.
-    Returns each delivery's id, merchant_id and status.
+    ``attempts``: dicts with id, lease (the ``locked_until`` its claim returned, ISO 8601), merchant_id, number,
+    trigger, url, status ('success', 'pending' or 'failed'), delay (seconds until the next attempt, when
+    pending), code, body, error, duration_ms, disable_reason. An attempt whose delivery is no longer held by
+    its claim (the lease ran out and another worker took it) is not recorded. Returns each recorded
+    delivery's id, merchant_id and status.
     """
     return await fetch_all(cur, _RECORD_ATTEMPTS, {"attempts": json.dumps(attempts)})
 
@@ -91,11 +109,12 @@ async def oldest_due_age(cur: Cursor) -> float:
 
 
 async def retry_now(cur: Cursor, merchant_id: str | None, delivery_ids: list[str]) -> list[dict]:
-    """Reset deliveries to pending, due now, marked as asked for by hand; keeps their attempts."""
+    """Reset deliveries to pending, due now, marked as asked for by hand; keeps their attempts (and the lease of
+    one being sent right now, whose attempt is then recorded, and the next made as its outcome decides)."""
     return await fetch_all(
         cur,
         """UPDATE webhook_logs SET status = 'pending', next_retry_at = now(), manual_retry = true,
-                  locked_until = NULL, updated_at = now()
+                  locked_until = CASE WHEN locked_until > now() THEN locked_until END, updated_at = now()
            WHERE id = ANY(%(ids)s) AND (%(merchant_id)s::text IS NULL OR merchant_id = %(merchant_id)s)
            RETURNING id, attempts""",
         {"ids": delivery_ids, "merchant_id": merchant_id},
