@@ -91,17 +91,22 @@ async def test_each_delivery_of_one_batch_records_its_own_outcome(aiohttp_client
     assert len(receiver.requests) == 12  # the pending ones are not due again for 30 s
 
 
+async def _claim_two_by_hand(aiohttp_client, make_app, merchant, receiver, pool, prefix: str):
+    """(services, the two deliveries claimed) of an app without workers, whose endpoint is the receiver."""
+    client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))
+    await _set_url(client, merchant["headers"], receiver.url)
+    await _record_events(pool, merchant["merchant_id"], 2, prefix)
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        claimed = await webhooks.claim_due(cur, 10, lease=60, per_merchant=10)
+    assert len(claimed) == 2
+    return client.app[appkeys.SERVICES], claimed
+
+
 async def test_a_claimed_delivery_is_not_sent_once_its_lease_is_running_out(
         aiohttp_client, make_app, merchant, receiver, pool):
     """A batch queued behind its endpoint's limit gives up what it can no longer start within its lease."""
-    headers = merchant["headers"]
-    client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))  # no workers: claimed by hand
-    await _set_url(client, headers, receiver.url)
-    await _record_events(pool, merchant["merchant_id"], 2, "mer_lease")
-    services = client.app[appkeys.SERVICES]
+    services, claimed = await _claim_two_by_hand(aiohttp_client, make_app, merchant, receiver, pool, "mer_lease")
     async with pool.acquire() as conn, conn.cursor() as cur:
-        claimed = await webhooks.claim_due(cur, 10, lease=60, per_merchant=10)
-        assert len(claimed) == 2
         assert await webhooks.claim_due(cur, 10, lease=60, per_merchant=10) == []  # held: a claim gets none
 
     limiter = webhook_ops.EndpointLimiter(1, 10)
@@ -113,9 +118,8 @@ async def test_a_claimed_delivery_is_not_sent_once_its_lease_is_running_out(
     assert (sent["id"], sent["status"], sent["code"], sent["number"]) == (claimed[1]["id"], "success", 200, 1)
 
 
-
 async def test_a_backlog_drains_from_a_single_wake_up(aiohttp_client, make_app, merchant, receiver, pool):
-    """A job that claimed a full batch wakes another: a backlog does not wait for scheduler passes."""
+    """A job that claimed deliveries wakes another: a backlog does not wait for scheduler passes."""
     headers = merchant["headers"]
     client = await aiohttp_client(make_app(workers=True, webhooks__allow_private_targets=True,
                                            scheduler__interval=3600, worker__webhook_batch=5))
@@ -157,13 +161,8 @@ async def test_enabling_an_endpoint_sends_what_waited_without_waiting_for_the_sc
 async def test_an_attempt_is_recorded_only_while_its_claim_still_holds_the_delivery(
         aiohttp_client, make_app, merchant, receiver, pool):
     """A worker whose lease ran out (and whose delivery another worker took) records nothing for it."""
-    headers = merchant["headers"]
-    client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))  # no workers: claimed by hand
-    await _set_url(client, headers, receiver.url)
-    await _record_events(pool, merchant["merchant_id"], 2, "mer_taken")
-    services = client.app[appkeys.SERVICES]
-    async with pool.acquire() as conn, conn.cursor() as cur:
-        kept, taken = await webhooks.claim_due(cur, 10, lease=60, per_merchant=10)
+    services, (kept, taken) = await _claim_two_by_hand(aiohttp_client, make_app, merchant, receiver, pool,
+                                                        "mer_taken")
     async with new_session(allow_private=True, per_endpoint=2) as session:
         limiter = webhook_ops.EndpointLimiter(2, 10)
         attempts = [await webhook_ops._attempt(services, session, limiter, d, time.monotonic() + 60)

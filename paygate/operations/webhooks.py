@@ -144,9 +144,8 @@ RECORD_TRIES = 3  # recording a batch is safe to repeat; a batch not recorded is
 
 
 async def deliver_due(services: Services, session: aiohttp.ClientSession, limiter: EndpointLimiter) -> list[dict]:
-    """Claim up to ``worker.webhook_batch`` due deliveries (at most ``webhooks.per_endpoint_concurrency`` of one
-    merchant's), make each one's next attempt, and record them all; return each recorded delivery's id,
-    merchant_id and status.
+    """Claim up to ``worker.webhook_batch`` due deliveries (at most ``per_merchant`` of one merchant's), make each
+    one's next attempt, and record them all; return each recorded delivery's id, merchant_id and status.
 
     One statement claims the batch and one records it. The claim holds its deliveries for a lease; an
     attempt that cannot start early enough to end within it (its endpoint's limit being busy) is given up
