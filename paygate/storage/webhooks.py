@@ -11,10 +11,9 @@ NOTIFY_CHANNEL = "paygate_webhooks"
 
 
 _CLAIM_DUE = Statement(
-    """UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s),
-                                 next_retry_at = now() + make_interval(secs => %(lease)s)
+    """UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s)
        FROM merchants m
-       WHERE m.id = w.merchant_id AND w.id IN (
+       WHERE m.id = w.merchant_id AND w.id = ANY(ARRAY(  -- an array, so that the rows are found by key
            SELECT id FROM (
                SELECT d.id, d.next_retry_at,
                       row_number() OVER (PARTITION BY d.merchant_id ORDER BY d.next_retry_at) AS nth
@@ -26,7 +25,7 @@ _CLAIM_DUE = Statement(
                      ORDER BY d.next_retry_at LIMIT %(scan)s
                      FOR UPDATE OF d SKIP LOCKED) d) ranked
            WHERE nth <= %(per_merchant)s
-           ORDER BY next_retry_at LIMIT %(limit)s)
+           ORDER BY next_retry_at LIMIT %(limit)s))
        RETURNING w.*, m.webhook_url, m.webhook_secret_enc, m.webhook_secret_prev_enc,
                  (m.webhook_secret_prev_until > now()) AS previous_secret_valid""")
 
@@ -38,10 +37,8 @@ async def claim_due(cur: Cursor, limit: int, lease: float, per_merchant: int) ->
 
     Due means pending, its time come (or within the second), not held by a worker, to an enabled endpoint.
     Rows another claim is taking at the same moment are skipped, not waited for, so concurrent claims
-    never return the same delivery. A claimed delivery's next attempt moves to the lease's end: held ones
-    leave the due range (claims do not scan past them), and one whose worker died is due again by itself.
-    The per-merchant share is counted among the oldest 2 × ``limit`` due, so one merchant's backlog does
-    not fill every batch (and queue it behind its endpoint's limit).
+    never return the same delivery. The per-merchant share is counted among the oldest 2 × ``limit`` due,
+    so one merchant's backlog does not fill every batch (and queue it behind its endpoint's limit).
     """
     return await fetch_all(cur, _CLAIM_DUE, {"limit": limit, "scan": 2 * limit, "per_merchant": per_merchant,
                                              "lease": lease})
@@ -52,8 +49,9 @@ _RECORD_ATTEMPTS = Statement(
            SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
                id text, lease timestamptz, merchant_id text, number int, trigger text, url text, status text,
                delay float8, code int, body text, error text, duration_ms int, disable_reason text)),
-       held AS (
-           SELECT r.* FROM r JOIN webhook_logs w ON w.id = r.id AND w.locked_until = r.lease AND w.status = 'pending'
+       held AS (  -- the rows found by key (an array), and only those this claim still holds
+           SELECT r.* FROM webhook_logs w JOIN r ON r.id = w.id
+           WHERE w.id = ANY(ARRAY(SELECT id FROM r)) AND w.locked_until = r.lease AND w.status = 'pending'
            FOR UPDATE OF w),
        a AS (
            INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
