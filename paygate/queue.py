@@ -7,8 +7,13 @@ import logging
 import time
 
 import bullmq
+import redis.asyncio
 from bullmq import Queue
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("paygate.queue")
 
@@ -55,11 +60,24 @@ class Worker(bullmq.Worker):
             return await super().getNextJob(token)
 
 
+def pooled_client(redis_url: str) -> redis.asyncio.Redis:
+    """A Redis client with a pool of connections, for bullmq to use as given.
+
+    From a URL bullmq makes a single-connection client: every command of a queue (or a worker) waits for
+    the one before it to be answered. Under load, with each answer waiting its turn in a busy event
+    loop, enqueues queued behind each other past ENQUEUE_TIMEOUT (at 200 payments/s most creates waited
+    2 s and left their payment to the scheduler). The retry policy is bullmq's own.
+    """
+    return redis.asyncio.Redis.from_url(
+        redis_url, decode_responses=True, retry=Retry(ExponentialBackoff(cap=20, base=1), 20),
+        retry_on_error=[BusyLoadingError, RedisConnectionError, RedisTimeoutError])
+
+
 class Dispatcher:
     """Puts work on the queues; enqueue failures are logged, never lost (Postgres holds the work)."""
 
     def __init__(self, redis_url: str):
-        self.queues = {name: Queue(name, {"connection": redis_url}) for name in QUEUE_NAMES}
+        self.queues = {name: Queue(name, {"connection": pooled_client(redis_url)}) for name in QUEUE_NAMES}
 
     async def enqueue(self, queue: str, object_id: str, job_id: str | None = None) -> bool:
         options = WEBHOOK_JOB_OPTIONS if queue == WEBHOOKS else JOB_OPTIONS
@@ -69,7 +87,7 @@ class Dispatcher:
                 await self.queues[queue].add(queue, {"id": object_id}, {**options, "jobId": job_id or object_id})
             return True
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("could not enqueue %s %s (the scheduler will): %s", queue, object_id, exc or "timed out")
+            log.warning("could not enqueue %s %s (the scheduler will): %s", queue, object_id, str(exc) or "timed out")
             return False
 
     async def enqueue_many(self, queue: str, jobs: list[tuple[str, str]]) -> int:
@@ -97,7 +115,7 @@ class Dispatcher:
             return len(missing)
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("could not enqueue %d %s jobs (the scheduler will): %s", len(jobs), queue,
-                        exc or "timed out")
+                        str(exc) or "timed out")
             return 0
 
     async def requeue(self, queue: str, object_id: str) -> bool:

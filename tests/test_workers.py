@@ -145,3 +145,23 @@ async def test_enqueue_gives_up_quickly_when_redis_is_unreachable():
     async with asyncio.timeout(ENQUEUE_TIMEOUT * 10):  # without the bound, bullmq retries for minutes
         assert await dispatcher.enqueue(PAYMENTS, "pay_unreachable000000") is False
     await dispatcher.close()
+
+
+async def test_an_enqueue_does_not_wait_behind_another_command_of_its_queue(services):
+    """bullmq's own client has one connection per queue, so every command waited for the one before it:
+    under load, enqueues queued past ENQUEUE_TIMEOUT and their payments waited for the scheduler."""
+    from paygate.queue import ENQUEUE_TIMEOUT, PAYMENTS, Dispatcher
+
+    dispatcher = Dispatcher(services[1])
+    try:
+        client = dispatcher.queues[PAYMENTS].client
+        # A command that holds its connection for longer than an enqueue may take.
+        blocked = asyncio.ensure_future(client.blpop(["paygate:test:nothing"], timeout=ENQUEUE_TIMEOUT * 2))
+        await asyncio.sleep(0.2)
+        assert not blocked.done()
+        assert await dispatcher.enqueue(PAYMENTS, "pay_notbehind0000000") is True
+        assert blocked.done() is False
+        assert await dispatcher.queues[PAYMENTS].getJobState("pay_notbehind0000000") == "waiting"
+        await blocked
+    finally:
+        await dispatcher.close()
