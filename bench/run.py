@@ -268,10 +268,13 @@ async def wait_until_zero(pool: aiopg.Pool, sql: str, timeout: float) -> tuple[i
 
 
 async def cancel_pending_deliveries(pool: aiopg.Pool) -> int:
+    """Mark what is still pending failed; rows are locked in id order, as a worker's record locks them, so the
+    two cannot deadlock while the server is still sending."""
     async with transaction(pool) as cur:
         await cur.execute("""UPDATE webhook_logs SET status = 'failed', next_retry_at = NULL,
                                     response_body = 'cancelled by bench', updated_at = now()
-                             WHERE status = 'pending'""")
+                             WHERE id IN (SELECT id FROM webhook_logs WHERE status = 'pending'
+                                          ORDER BY id FOR UPDATE)""")
         return cur.rowcount
 
 
@@ -351,7 +354,8 @@ async def phase_create(bench: Bench, server: Server, session: aiohttp.ClientSess
              **result.summary(), "client_loop_lag": await lag.stop(), "cpu": cpu,
              "cpu_ms_per_op": CpuMeter.per_op(cpu, result.total_requests)}
     bench.finish_profile(recording, phase)
-    reserve = 2 * (plan.duration + plan.warmup) if name == "create" else 0
+    # What the phases after it need: phase 1 is followed by 2 and 6; phase 6 by 3b, 4 and 3.
+    reserve = 2 * (plan.duration + plan.warmup) if name == "create" else 2 * plan.e2e_duration + plan.e2e_grace + 10
     backlog, waited, left = await wait_until_zero(pool, UNFINISHED_PAYMENTS, bench.clip(plan.drain_timeout, reserve))
     phase["worker_backlog_after_window"] = backlog
     # The worker in the same process falls behind the API: what was created *and* processed per second,

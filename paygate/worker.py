@@ -17,7 +17,7 @@ import aiopg
 from . import idempotency
 from .operations import webhooks as webhook_ops
 from .operations.processing import process_payment, process_refund, release_expired_authorizations
-from .queue import PAYMENTS, REFUNDS, WEBHOOKS, Worker, pooled_client
+from .queue import PAYMENTS, REFUNDS, WEBHOOKS, Worker
 from .services import Services
 from .storage import payments, refunds
 from .storage.webhooks import NOTIFY_CHANNEL
@@ -45,23 +45,18 @@ class WorkerRole:
         hooks = config.webhooks
         self.session = new_session(hooks.allow_private_targets, hooks.per_endpoint_concurrency)
         options = {
+            "connection": config.redis.url,
             "concurrency": config.worker.concurrency,
             "name": f"{socket.gethostname()}-{os.getpid()}",
             # How long an idle worker blocks on Redis; shorter makes shutdown prompt.
             "drainDelay": 1,
         }
-        webhook_jobs = -(-config.worker.webhook_concurrency // webhook_ops.per_merchant(hooks))
-
-        def worker(queue: str, process, **more) -> Worker:
-            # Each worker its own pooled client: with bullmq's single connection, moving jobs to active and
-            # to finished took turns, and processing fell behind the API under load.
-            return Worker(queue, process, {**options, "connection": pooled_client(config.redis.url), **more})
-
         self.workers = [
-            worker(PAYMENTS, self._payment_job),
-            worker(REFUNDS, self._refund_job),
+            Worker(PAYMENTS, self._payment_job, options),
+            Worker(REFUNDS, self._refund_job, options),
             # A webhook job sends a batch, with at most per_merchant deliveries to one endpoint.
-            worker(WEBHOOKS, self._webhook_job, concurrency=webhook_jobs),
+            Worker(WEBHOOKS, self._webhook_job, {**options, "concurrency": -(
+                -config.worker.webhook_concurrency // webhook_ops.per_merchant(hooks))}),
         ]
         self._tasks = [
             asyncio.create_task(self._schedule(), name="paygate-scheduler"),

@@ -49,10 +49,10 @@ _RECORD_ATTEMPTS = Statement(
            SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
                id text, lease timestamptz, merchant_id text, number int, trigger text, url text, status text,
                delay float8, code int, body text, error text, duration_ms int, disable_reason text)),
-       held AS (  -- the rows found by key (an array), and only those this claim still holds
+       held AS (  -- the rows found by key (an array), only those this claim still holds, locked in id order
            SELECT r.* FROM webhook_logs w JOIN r ON r.id = w.id
            WHERE w.id = ANY(ARRAY(SELECT id FROM r)) AND w.locked_until = r.lease AND w.status = 'pending'
-           FOR UPDATE OF w),
+           ORDER BY w.id FOR UPDATE OF w),
        a AS (
            INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
                                          duration_ms)
@@ -113,7 +113,9 @@ async def retry_now(cur: Cursor, merchant_id: str | None, delivery_ids: list[str
         cur,
         """UPDATE webhook_logs SET status = 'pending', next_retry_at = now(), manual_retry = true,
                   locked_until = CASE WHEN locked_until > now() THEN locked_until END, updated_at = now()
-           WHERE id = ANY(%(ids)s) AND (%(merchant_id)s::text IS NULL OR merchant_id = %(merchant_id)s)
+           WHERE id IN (SELECT id FROM webhook_logs  -- locked in id order, as a worker's record locks them
+                        WHERE id = ANY(%(ids)s) AND (%(merchant_id)s::text IS NULL OR merchant_id = %(merchant_id)s)
+                        ORDER BY id FOR UPDATE)
            RETURNING id, attempts""",
         {"ids": delivery_ids, "merchant_id": merchant_id},
     )
