@@ -32,7 +32,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from paygate import appkeys, crypto, migrations
 from paygate import config as config_mod
 from paygate.app import create_app
-from paygate.db import create_pool, transaction
+from paygate.db import Statement, create_pool, transaction
 from paygate.operations import webhooks as webhook_ops
 from paygate.operations.processing import process_payment
 from paygate.seed import TEST_MERCHANT, seed_test_merchant
@@ -75,6 +75,8 @@ class SqlCounter:
         if isinstance(sql, bytes):
             sql = sql.decode()
         words = sql.split(None, 2)
+        if len(words) > 1 and words[0] == "EXECUTE":  # a prepared statement: named by its own first word
+            words = Statement.by_name[words[1].split("(")[0]].sql.split(None, 1)
         kind = words[0].upper().rstrip(";") if words else ""
         self.statements += 1
         self.by_kind[kind] += 1

@@ -58,9 +58,12 @@ class Statement:
     ``database.prepared_statements: false``, and the same SQL is sent as plain text.
     """
 
+    by_name: dict[str, Statement] = {}  # every statement made, for tools that see only EXECUTE <name>
+
     def __init__(self, sql: str):
         self.sql = sql
         self.name = "paygate_" + hashlib.sha256(sql.encode()).hexdigest()[:20]
+        Statement.by_name[self.name] = self
         self._names: list[str] = []
         self._count = 0
         self._prepare = f"PREPARE {self.name} AS " + _PLACEHOLDER.sub(self._number, sql)

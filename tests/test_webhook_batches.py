@@ -191,3 +191,17 @@ async def test_one_claim_takes_at_most_the_endpoint_limit_of_one_merchants_deliv
         assert sorted(d["merchant_id"] for d in claimed) == sorted([merchant["merchant_id"]] * 3 +
                                                                    [other_merchant["merchant_id"]] * 3)
     assert not {d["id"] for d in first} & {d["id"] for d in second}
+
+
+async def test_the_oldest_due_age_counts_what_waits_not_what_is_being_sent(
+        aiohttp_client, make_app, merchant, receiver, pool):
+    client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))  # no workers: claimed by hand
+    await _set_url(client, merchant["headers"], receiver.url)
+    await _record_events(pool, merchant["merchant_id"], 2, "mer_age")
+    await asyncio.sleep(1.1)
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        assert await webhooks.oldest_due_age(cur) >= 1
+        assert len(await webhooks.claim_due(cur, 1, lease=60, per_merchant=10)) == 1
+        assert await webhooks.oldest_due_age(cur) >= 1  # the other one still waits
+        assert len(await webhooks.claim_due(cur, 1, lease=60, per_merchant=10)) == 1
+        assert await webhooks.oldest_due_age(cur) == 0  # both are being sent

@@ -98,10 +98,12 @@ async def due(cur: Cursor, limit: int = 1000) -> list[dict]:
 
 
 async def oldest_due_age(cur: Cursor) -> float:
+    """Seconds the oldest due delivery has waited; one being sent right now (held by a claim) is not waiting."""
     row = await fetch_one(
         cur,
         """SELECT coalesce(extract(epoch FROM now() - min(next_retry_at)), 0) AS age
-           FROM webhook_logs WHERE status = 'pending' AND next_retry_at <= now()""",
+           FROM webhook_logs WHERE status = 'pending' AND next_retry_at <= now()
+             AND (locked_until IS NULL OR locked_until < now())""",
     )
     return float(row["age"])
 
