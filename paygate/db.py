@@ -161,13 +161,10 @@ class _TransactionCursor:
     async def execute(self, operation, parameters=None, *args, **kwargs):
         if isinstance(operation, Statement):
             operation, parameters = await operation.bind(self._cur, parameters)
-        if not self._deferred:
-            if not self.begun:
-                self.begun = True
-                operation = "BEGIN; " + operation
-            return await self._cur.execute(operation, parameters, *args, **kwargs)
-        # Deferred statements are already bound: bind this one too, and send the message unformatted.
         ahead = await self._ahead()
+        if not ahead:
+            return await self._cur.execute(operation, parameters, *args, **kwargs)
+        # What goes ahead is already bound: bind this one too, and send the message unformatted.
         statement = self._cur.mogrify(operation, parameters)
         return await self._cur.execute(b"; ".join([*ahead, statement]), None, *args, **kwargs)
 

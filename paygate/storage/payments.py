@@ -28,14 +28,12 @@ async def insert(cur: Cursor, payment: dict, *, order_status: str | None = None)
 
 
 _GET = Statement("SELECT * FROM payments WHERE id = %s AND merchant_id = %s")
+_GET_LOCKED = Statement("SELECT * FROM payments WHERE id = %s AND merchant_id = %s FOR UPDATE")
 
 
 async def get(cur: Cursor, merchant_id: str, payment_id: str, *, lock: bool = False) -> dict | None:
     """The merchant's payment, or None (another merchant's payment is None too)."""
-    if lock:
-        return await fetch_one(cur, "SELECT * FROM payments WHERE id = %s AND merchant_id = %s FOR UPDATE",
-                               (payment_id, merchant_id))
-    return await fetch_one(cur, _GET, (payment_id, merchant_id))
+    return await fetch_one(cur, _GET_LOCKED if lock else _GET, (payment_id, merchant_id))
 
 
 async def by_id(cur: Cursor, payment_id: str, *, lock: bool = False) -> dict | None:
