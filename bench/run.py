@@ -10,12 +10,14 @@ and SIGTERM), by PID. All traffic goes to 127.0.0.1. Figures:
 4. webhook delivery throughput: N due deliveries (inserted through ``paygate.storage.events.record`` while
    their endpoint is disabled) drained from the moment it is enabled
 5. the physical baseline: single-row INSERT + SELECT through aiopg (pool of 20) at concurrency 64
+5f. the stack's floor: the same two statements behind one aiohttp POST route (``bench.floor``), served as
+   paygate serves; without a target, it shows how much of the baseline any create-payment request can reach
 6. ``paygate serve --processes N`` against N = 1, when the option exists
 
-They run in the order 5, 1, 2, 6, 3b (the end-to-end path at 10 payments/s: a reference without target, full
+They run in the order 5, 5f, 1, 2, 6, 3b (the end-to-end path at 10 payments/s: a reference without target, full
 run only), 4, 3, so that no phase queues behind another's backlog: between phases the bench waits (bounded) for
 the worker to catch up, and what phase 4 left unsent is marked failed through SQL and its jobs drained from the
-queue before phase 3. Every loop and wait is bounded; the whole run keeps to a time budget (4 minutes, so that
+queue before phase 3. Every loop and wait is bounded; the whole run keeps to a time budget (4 min 12 s, so that
 ``make bench`` from a fresh clone, installing included, ends within 5; about a minute with --quick) and skips
 what would not fit.
 
@@ -87,6 +89,7 @@ TARGETS = {
 @dataclass(frozen=True)
 class Plan:
     duration: float  # closed-loop windows (1, 2, 5, 6)
+    floor_duration: float  # the closed-loop window of 5f
     warmup: float
     e2e_duration: float
     deliveries: int
@@ -97,10 +100,10 @@ class Plan:
     budget: float  # seconds for the whole run; waits are cut and phases skipped to stay within it
 
 
-FULL = Plan(duration=30, warmup=2, e2e_duration=20, deliveries=10_000, drain_timeout=30, e2e_grace=15,
-            reference_duration=6, delivery_timeout=60, budget=240)
-QUICK = Plan(duration=5, warmup=0.5, e2e_duration=5, deliveries=1_000, drain_timeout=2, e2e_grace=4,
-             reference_duration=0, delivery_timeout=10, budget=50)
+FULL = Plan(duration=30, floor_duration=10, warmup=2, e2e_duration=20, deliveries=10_000, drain_timeout=30,
+            e2e_grace=15, reference_duration=6, delivery_timeout=60, budget=252)
+QUICK = Plan(duration=5, floor_duration=3, warmup=0.5, e2e_duration=5, deliveries=1_000, drain_timeout=2,
+             e2e_grace=4, reference_duration=0, delivery_timeout=10, budget=50)
 
 
 def payment_body(order_id: str) -> bytes:
@@ -156,27 +159,32 @@ class Bench:
         })
         return env
 
-    async def start_server(self, processes: int | None = None) -> Server:
-        log = self.data_dir / f"serve-{len(self.servers)}.log"
-        server = Server(self.server_env(), log, processes)
+    async def start_server(self, processes: int | None = None, module: tuple[str, ...] = ("paygate", "serve")
+                           ) -> Server:
+        log = self.data_dir / f"{module[-1]}-{len(self.servers)}.log"
+        server = Server(self.server_env(), log, processes, module)
         self.servers.append(server)
         deadline = time.monotonic() + 60
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
                 if not server.running():
-                    raise RuntimeError(f"paygate serve exited with {server.proc.returncode}:\n{server.tail()}")
+                    raise RuntimeError(f"{' '.join(module)} exited with {server.proc.returncode}:\n{server.tail()}")
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with session.get(f"{server.base_url}/readyz",
                                            timeout=aiohttp.ClientTimeout(total=3)) as resp:
                         if resp.status == 200:
                             return server
                 await asyncio.sleep(0.1)
-        raise RuntimeError(f"paygate serve was not ready within 60 s:\n{server.tail()}")
+        raise RuntimeError(f"{' '.join(module)} was not ready within 60 s:\n{server.tail()}")
 
     def stop_servers(self) -> None:
         # Its graceful shutdown is not measured: an overloaded server gets a few seconds, then SIGKILL.
         while self.servers:
-            self.servers.pop().stop(timeout=6)
+            self.stop_server(self.servers[-1])
+
+    def stop_server(self, server: Server) -> None:
+        self.servers.remove(server)
+        server.stop(timeout=6)
 
     def meter(self, server: Server | None) -> CpuMeter:
         return CpuMeter({
@@ -320,6 +328,32 @@ async def phase_baseline(bench: Bench) -> dict:
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+async def phase_floor(bench: Bench, session: aiohttp.ClientSession) -> dict:
+    """5f. The baseline's INSERT + SELECT behind one aiohttp route (``bench.floor``), POSTed at concurrency 64:
+    the most that paygate's HTTP server and database driver let a create-payment request reach here."""
+    plan = bench.plan
+    server = await bench.start_server(module=("bench.floor",))
+    try:
+        url = f"{server.base_url}/floor"
+        body = payment_body("order_" + "x" * 16)
+
+        async def post() -> int:
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
+                await resp.read()
+                return resp.status
+
+        meter = bench.meter(server)
+        lag = LoopLag().start()
+        result = await closed_loop(post, concurrency=CONCURRENCY, duration=plan.floor_duration, warmup=plan.warmup)
+        cpu = meter.stop()
+        return {"what": "POST of a payment body to an aiohttp route that runs the baseline's INSERT + SELECT "
+                        "(aiopg, pool of 20) and answers the row as JSON, concurrency 64",
+                **result.summary(), "client_loop_lag": await lag.stop(), "cpu": cpu,
+                "cpu_ms_per_op": CpuMeter.per_op(cpu, result.total_requests)}
+    finally:
+        bench.stop_server(server)
 
 
 async def phase_create(bench: Bench, server: Server, session: aiohttp.ClientSession, pool: aiopg.Pool,
@@ -603,6 +637,12 @@ async def run(bench: Bench) -> None:
         phases["baseline"] = await phase_baseline(bench)
         console.print(f"   {phases['baseline']['ops_per_s']} ops/s")
 
+        bench.mark("5f. floor")
+        console.print(f"[bold]5f. floor[/] the baseline's statements behind aiohttp, concurrency {CONCURRENCY}, "
+                      f"{plan.floor_duration:g} s")
+        phases["floor"] = await phase_floor(bench, session)
+        console.print(f"   {phases['floor']['requests_per_s']} req/s, p99 {phases['floor']['p99_ms']} ms")
+
         bench.mark("1. create payment")
         console.print(f"[bold]1. create payment[/] concurrency {CONCURRENCY}, {plan.duration:g} s")
         phases["create"], created = await phase_create(bench, server, session, pool, merchant_id)
@@ -710,6 +750,14 @@ def figures(results: dict) -> list[tuple[str, str, str, bool | None]]:
         return round(value / base, 4) if value and base else None
 
     add("baseline_ops_per_s", "baseline: INSERT+SELECT one row (aiopg, pool 20, c=64)", base, " ops/s")
+    floor = p.get("floor", {})
+    add("floor_per_s", "floor: the same behind an aiohttp POST route (c=64)", floor.get("requests_per_s"), " req/s")
+    add("floor_vs_baseline", "  floor / baseline: the most create payment could reach",
+        ratio(floor.get("requests_per_s")), "%")
+    add("floor_p99_ms", "  floor p99 (c=64)", floor.get("p99_ms"), " ms")
+    # Little's law: 64 requests always in flight, each under 50 ms, complete at more than 64 / 0.05 per second.
+    add("create_p99_target_needs_per_s", f"  a create p99 of {TARGETS['create_p99_ms']:g} ms at c=64 needs at least",
+        CONCURRENCY / (TARGETS["create_p99_ms"] / 1000), " req/s")
     create = p.get("create", {})
     add("create_per_s", "create payment (c=64)", create.get("requests_per_s"), " req/s")
     r = ratio(create.get("requests_per_s"))
@@ -717,6 +765,9 @@ def figures(results: dict) -> list[tuple[str, str, str, bool | None]]:
         None if r is None else r >= TARGETS["create_vs_baseline"])
     add("create_processed_per_s", "  created and processed, until the worker caught up",
         create.get("created_and_processed_per_s"), " /s")
+    f = floor.get("requests_per_s")
+    add("create_vs_floor", "create payment / floor", round(create["requests_per_s"] / f, 4)
+        if f and create.get("requests_per_s") else None, "%")
     add("create_p50_ms", "create payment p50 (c=64)", create.get("p50_ms"), " ms")
     v = create.get("p99_ms")
     add("create_p99_ms", "create payment p99 (c=64)", v, " ms", f"≤ {TARGETS['create_p99_ms']:g} ms",

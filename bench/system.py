@@ -147,13 +147,15 @@ def supports_processes() -> bool:
 
 
 class Server:
-    """``paygate serve`` as a subprocess in its own session (Ctrl-C reaches the bench, which stops it in order)."""
+    """``paygate serve`` (or another module's server with the same --host/--port options) as a subprocess in its
+    own session (Ctrl-C reaches the bench, which stops it in order)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, processes: int | None = None):
+    def __init__(self, env: dict[str, str], log_path: Path, processes: int | None = None,
+                 module: tuple[str, ...] = ("paygate", "serve")):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        command = [sys.executable, "-m", "paygate", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [sys.executable, "-m", *module, "--host", "127.0.0.1", "--port", str(self.port)]
         if processes:
             command += ["--processes", str(processes)]
         self.command = command
