@@ -67,7 +67,8 @@ def render_status(report: dict) -> Group:
     for column in ("queue", *states):
         queues.add_column(column, justify="left" if column == "queue" else "right")
     for name, counts in report["queues"].items():
-        queues.add_row(name, *(_count(counts[s], "red" if s == "failed" else "yellow") for s in states))
+        queues.add_row(name, *(_count(counts[s], "red" if s == "failed" else "yellow") if s in counts else "-"
+                               for s in states))  # webhook deliveries: no prioritized, failed ones below
 
     workers = Table(title=f"workers connected ({len(report['workers'])})", title_justify="left")
     for column in ("name", "host", "pid", "queues"):

@@ -21,8 +21,10 @@ ENQUEUE_TIMEOUT = 2.0  # seconds; Postgres holds the work, so giving up here los
 
 PAYMENTS = "payments"
 REFUNDS = "refunds"
+QUEUE_NAMES = (PAYMENTS, REFUNDS)
+# Not a bullmq queue: webhook deliveries are claimed from Postgres (see worker.py); status, metrics and the
+# job log show them under this name.
 WEBHOOKS = "webhooks"
-QUEUE_NAMES = (PAYMENTS, REFUNDS, WEBHOOKS)
 SCHEDULER_PASS_KEY = "paygate:scheduler:last_pass"
 WORKER_SILENT_AFTER = 30  # seconds without a command after which a connected worker counts as gone
 
@@ -34,8 +36,6 @@ JOB_OPTIONS = {
     "removeOnComplete": {"age": 24 * 3600, "count": 10_000},
     "removeOnFail": {"age": 7 * 24 * 3600},
 }
-# A webhook job is one attempt (its id names the attempt); Postgres keeps the history, so Redis need not.
-WEBHOOK_JOB_OPTIONS = {"removeOnComplete": True, "removeOnFail": True}
 
 
 class Worker(bullmq.Worker):
@@ -81,43 +81,14 @@ class Dispatcher:
         self.queues = {name: Queue(name, {"connection": pooled_client(redis_url)}) for name in QUEUE_NAMES}
 
     async def enqueue(self, queue: str, object_id: str, job_id: str | None = None) -> bool:
-        options = WEBHOOK_JOB_OPTIONS if queue == WEBHOOKS else JOB_OPTIONS
         try:
             # bullmq retries a lost connection for a long time; the request must not wait for it.
             async with asyncio.timeout(ENQUEUE_TIMEOUT):
-                await self.queues[queue].add(queue, {"id": object_id}, {**options, "jobId": job_id or object_id})
+                await self.queues[queue].add(queue, {"id": object_id}, {**JOB_OPTIONS, "jobId": job_id or object_id})
             return True
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("could not enqueue %s %s (the scheduler will): %s", queue, object_id, str(exc) or "timed out")
             return False
-
-    async def enqueue_many(self, queue: str, jobs: list[tuple[str, str]]) -> int:
-        """Enqueue (object id, job id) pairs whose job is not in the queue yet; how many were added.
-
-        The scheduler offers every due object on every pass, and most already have their job: one
-        pipeline of EXISTS finds those without, and one pipeline adds them (bullmq still makes a job
-        that appeared meanwhile a no-op). A failure is logged, never lost: Postgres holds the work.
-        """
-        if not jobs:
-            return 0
-        q = self.queues[queue]
-        options = WEBHOOK_JOB_OPTIONS if queue == WEBHOOKS else JOB_OPTIONS
-        try:
-            async with asyncio.timeout(ENQUEUE_TIMEOUT):
-                async with q.client.pipeline(transaction=False) as pipe:
-                    for _, job_id in jobs:
-                        pipe.exists(q.toKey(job_id))
-                    present = await pipe.execute()
-                missing = [(object_id, job_id) for (object_id, job_id), there in zip(jobs, present, strict=True)
-                           if not there]
-                if missing:
-                    await q.addBulk([{"name": queue, "data": {"id": object_id}, "opts": {**options, "jobId": job_id}}
-                                     for object_id, job_id in missing])
-            return len(missing)
-        except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("could not enqueue %d %s jobs (the scheduler will): %s", len(jobs), queue,
-                        str(exc) or "timed out")
-            return 0
 
     async def requeue(self, queue: str, object_id: str) -> bool:
         """Enqueue again an object whose earlier job finished or failed without finishing the object."""

@@ -6,6 +6,8 @@ import asyncio
 import json
 import time
 
+import pytest
+
 from paygate import appkeys
 from paygate.operations import webhooks as webhook_ops
 from paygate.storage import events, webhooks
@@ -118,11 +120,15 @@ async def test_a_claimed_delivery_is_not_sent_once_its_lease_is_running_out(
     assert (sent["id"], sent["status"], sent["code"], sent["number"]) == (claimed[1]["id"], "success", 200, 1)
 
 
-async def test_a_backlog_drains_from_a_single_wake_up(aiohttp_client, make_app, merchant, receiver, pool):
-    """A job that claimed deliveries wakes another: a backlog does not wait for scheduler passes."""
+@pytest.mark.parametrize("settings", [
+    {"worker__webhook_batch": 5},  # each claim is cut short by its size
+    {"worker__webhook_batch": 50, "webhooks__per_endpoint_concurrency": 2},  # by the merchant's share (4)
+], ids=["batch", "share"])
+async def test_a_backlog_drains_from_a_single_wake_up(aiohttp_client, make_app, merchant, receiver, pool, settings):
+    """A claim cut short is followed by another: a backlog does not wait for scheduler passes."""
     headers = merchant["headers"]
     client = await aiohttp_client(make_app(workers=True, webhooks__allow_private_targets=True,
-                                           scheduler__interval=3600, worker__webhook_batch=5))
+                                           scheduler__interval=3600, **settings))
     await _set_url(client, headers, receiver.url)
     async with pool.acquire() as conn, conn.cursor() as cur:  # while disabled, wake-ups find nothing to claim
         await cur.execute("UPDATE merchants SET webhook_enabled = false WHERE id = %s", (merchant["merchant_id"],))
@@ -131,11 +137,8 @@ async def test_a_backlog_drains_from_a_single_wake_up(aiohttp_client, make_app, 
     assert receiver.requests == []
     async with pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute("UPDATE merchants SET webhook_enabled = true WHERE id = %s", (merchant["merchant_id"],))
-        await cur.execute("SELECT id, attempts FROM webhook_logs ORDER BY next_retry_at LIMIT 1")
-        first = await cur.fetchone()
+        await webhooks.announce(cur)  # one wake-up
 
-    services = client.app[appkeys.SERVICES]
-    await webhook_ops.enqueue(services, [{"id": first[0], "attempts": first[1]}])  # one job: five deliveries
     await _wait_none_pending(pool, timeout=30)
     assert len({json.loads(r.body)["id"] for r in receiver.requests}) == len(receiver.requests) == 40
 
@@ -193,15 +196,24 @@ async def test_one_claim_takes_at_most_the_endpoint_limit_of_one_merchants_deliv
     assert not {d["id"] for d in first} & {d["id"] for d in second}
 
 
-async def test_the_oldest_due_age_counts_what_waits_not_what_is_being_sent(
+async def test_pending_deliveries_count_what_waits_apart_from_what_is_being_sent(
         aiohttp_client, make_app, merchant, receiver, pool):
     client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))  # no workers: claimed by hand
     await _set_url(client, merchant["headers"], receiver.url)
-    await _record_events(pool, merchant["merchant_id"], 2, "mer_age")
+    await _record_events(pool, merchant["merchant_id"], 3, "mer_age")
     await asyncio.sleep(1.1)
+
+    def states(p: dict) -> tuple[int, int, int]:
+        return p["waiting"], p["active"], p["delayed"]
+
     async with pool.acquire() as conn, conn.cursor() as cur:
-        assert await webhooks.oldest_due_age(cur) >= 1
+        await cur.execute("""UPDATE webhook_logs SET next_retry_at = now() + interval '1 hour'
+                             WHERE id = (SELECT max(id) FROM webhook_logs)""")  # as a retry waiting its turn
+        pending = await webhooks.pending(cur)
+        assert states(pending) == (2, 0, 1) and pending["oldest_due_age"] >= 1
         assert len(await webhooks.claim_due(cur, 1, lease=60, per_merchant=10)) == 1
-        assert await webhooks.oldest_due_age(cur) >= 1  # the other one still waits
+        pending = await webhooks.pending(cur)
+        assert states(pending) == (1, 1, 1) and pending["oldest_due_age"] >= 1  # the other one still waits
         assert len(await webhooks.claim_due(cur, 1, lease=60, per_merchant=10)) == 1
-        assert await webhooks.oldest_due_age(cur) == 0  # both are being sent
+        pending = await webhooks.pending(cur)
+        assert states(pending) == (0, 2, 1) and pending["oldest_due_age"] == 0  # both are being sent

@@ -1,7 +1,8 @@
 """What an operator looks at: queues, connected workers, deliveries, recent failures, scheduler lag.
 
 Read from Redis and Postgres, so every figure is system-wide: one process reads it once, for
-``paygate status`` and for the scrape-time part of /metrics.
+``paygate status`` and for the scrape-time part of /metrics. Payments and refunds are bullmq queues; webhook
+deliveries are claimed from Postgres by every worker role, and are shown as a queue of their own.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 
 from .. import metrics
 from ..db import cursor
-from ..queue import QUEUE_NAMES
+from ..queue import PAYMENTS, QUEUE_NAMES, WEBHOOKS
 from ..services import Services
 from ..storage import status as storage
 from ..storage import webhooks
@@ -27,9 +28,21 @@ async def _queues(services: Services) -> dict[str, dict[str, int]]:
 
 
 async def _workers(services: Services) -> dict[str, list[str]]:
-    """Queue -> names of the workers connected to it."""
+    """Queue -> names of the workers connected to it. A worker role that takes payments also delivers
+    webhooks."""
     names = await asyncio.gather(*(services.dispatcher.connected_workers(q) for q in QUEUE_NAMES))
-    return dict(zip(QUEUE_NAMES, names, strict=True))
+    by_queue = dict(zip(QUEUE_NAMES, names, strict=True))
+    by_queue[WEBHOOKS] = by_queue[PAYMENTS]
+    return by_queue
+
+
+async def _deliveries(services: Services) -> dict:
+    async with cursor(services.pool) as cur:
+        return await webhooks.pending(cur)
+
+
+def _delivery_queue(pending: dict) -> dict[str, int]:
+    return {s: pending[s] for s in ("waiting", "delayed", "active")}
 
 
 def _worker_rows(by_queue: dict[str, list[str]]) -> list[dict]:
@@ -50,11 +63,10 @@ async def _live(services: Services) -> tuple[dict, dict, float | None]:
 
 
 async def metrics_snapshot(services: Services) -> metrics.Snapshot:
-    queues, workers, last_pass = await _live(services)
-    async with cursor(services.pool) as cur:
-        oldest = await webhooks.oldest_due_age(cur)
+    (queues, workers, last_pass), pending = await asyncio.gather(_live(services), _deliveries(services))
+    queues[WEBHOOKS] = _delivery_queue(pending)
     return metrics.Snapshot(queue_depth=queues, queue_workers={q: len(n) for q, n in workers.items()},
-                            oldest_due_delivery_age=oldest, scheduler_last_pass=last_pass,
+                            oldest_due_delivery_age=pending["oldest_due_age"], scheduler_last_pass=last_pass,
                             scheduler_interval=services.config.scheduler.interval)
 
 
@@ -62,9 +74,11 @@ async def report(services: Services) -> dict:
     """Everything ``paygate status`` shows, as one JSON-ready dict."""
     queues, workers, last_pass = await _live(services)
     async with cursor(services.pool) as cur:
+        pending = await webhooks.pending(cur)
         deliveries = await storage.delivery_counts(cur)
-        deliveries["oldest_due_age_s"] = round(await webhooks.oldest_due_age(cur), 3)
+        deliveries["oldest_due_age_s"] = round(pending["oldest_due_age"], 3)
         failures = await storage.failures_since(cur, FAILURE_WINDOW)
+    queues[WEBHOOKS] = _delivery_queue(pending)
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "queues": queues,

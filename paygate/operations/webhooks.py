@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -17,7 +18,6 @@ from .. import authcache, crypto, metrics, views
 from ..db import cursor, transaction
 from ..errors import BadRequest, NotFound, ServiceUnavailable
 from ..idempotency import Receipt
-from ..queue import WEBHOOKS
 from ..schemas import EndpointUpdate, RecoverRequest
 from ..services import Services
 from ..storage import events, merchants, webhooks
@@ -25,23 +25,6 @@ from ..webhooks import policy, signing, ssrf
 from ..webhooks.delivery import send
 
 log = logging.getLogger("paygate.webhooks")
-
-
-def job_id(delivery_id: str, attempts_made: int) -> str:
-    """A wake-up job is named after the next attempt of the first delivery it was made for: offering the same
-    deliveries twice (several listeners, a scheduler pass) adds nothing, a later attempt makes a new job."""
-    return f"{delivery_id}-{attempts_made + 1}"
-
-
-async def enqueue(services: Services, deliveries: list[dict]) -> None:
-    """Wake workers for these deliveries: one job per ``worker.webhook_batch`` of them.
-
-    A job claims whichever deliveries are due when it runs, oldest first (these, or older ones), so a
-    job more than needed costs one empty claim, never a second send.
-    """
-    batch = services.config.worker.webhook_batch
-    await services.dispatcher.enqueue_many(WEBHOOKS, [(d["id"], job_id(d["id"], d["attempts"]))
-                                                      for d in deliveries[::batch]])
 
 
 # -- the merchant's endpoint ------------------------------------------------------------------------------
@@ -73,9 +56,9 @@ async def update_endpoint(services: Services, merchant: dict, body: EndpointUpda
     enabled = body.webhook_enabled if body.webhook_enabled is not None else True
     async with transaction(services.pool) as cur:
         row = await merchants.update_endpoint(cur, merchant["id"], url, enabled)
+        if row["webhook_enabled"] and row["webhook_url"]:
+            await webhooks.announce(cur)  # what waited while it was disabled goes now, not at the next pass
     authcache.forget(merchant["id"])
-    if row["webhook_enabled"] and row["webhook_url"]:
-        await enqueue_due(services)  # what waited while it was disabled goes now, not at the next pass
     return endpoint_view(services, row)
 
 
@@ -104,7 +87,6 @@ async def send_test(services: Services, merchant: dict, receipt: Receipt) -> dic
             raise BadRequest("set webhook_url with PATCH /api/v1/merchant first", field="webhook_url")
         result = {"event": views.event(event), "delivery": views.delivery(delivery)}
         await receipt.record(cur, result)
-    await enqueue(services, [delivery])
     return result
 
 
@@ -112,11 +94,9 @@ async def send_test(services: Services, merchant: dict, receipt: Receipt) -> dic
 
 class EndpointLimiter:
     """At most ``total`` deliveries in flight in this process, and at most ``per_endpoint`` to one merchant's
-    endpoint. Claims in this process take turns (``claiming``): at once they would lock and skip each
-    other's rows at the head of the due index."""
+    endpoint."""
 
     def __init__(self, per_endpoint: int, total: int):
-        self.claiming = asyncio.Lock()
         self._total = asyncio.Semaphore(total)
         self._semaphores: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_endpoint))
 
@@ -143,31 +123,42 @@ def per_merchant(config) -> int:
 RECORD_TRIES = 3  # recording a batch is safe to repeat; a batch not recorded is sent again after its lease
 
 
-async def deliver_due(services: Services, session: aiohttp.ClientSession, limiter: EndpointLimiter) -> list[dict]:
-    """Claim up to ``worker.webhook_batch`` due deliveries (at most ``per_merchant`` of one merchant's), make each
-    one's next attempt, and record them all; return each recorded delivery's id, merchant_id and status.
+@dataclass
+class Batch:
+    """Deliveries one claim holds: each is sent only if it can start before ``start_before`` (monotonic time),
+    so that it ends within the claim's lease."""
 
-    One statement claims the batch and one records it. The claim holds its deliveries for a lease; an
-    attempt that cannot start early enough to end within it (its endpoint's limit being busy) is given up
-    unsent and claimed again once the lease ends, and an attempt is recorded only while its claim still
-    holds the delivery, so two workers never send or record the same attempt. Attempts made before a crash
-    are sent again: receivers deduplicate by the event id, as with any at-least-once delivery.
+    deliveries: list[dict]
+    start_before: float
+    more_may_be_due: bool  # the claim was cut short: by its size, or by one merchant's share
+
+
+async def claim(services: Services) -> Batch:
+    """Hold up to ``worker.webhook_batch`` due deliveries, at most ``per_merchant`` of one merchant's, oldest first.
+
+    The claim holds its deliveries for a lease; an attempt that cannot start early enough to end within it
+    (its endpoint's limit being busy) is given up unsent and claimed again once the lease ends, and an
+    attempt is recorded only while its claim still holds the delivery, so two workers never send or record
+    the same attempt. Attempts made before a crash are sent again: receivers deduplicate by the event id,
+    as with any at-least-once delivery.
     """
     config = services.config.webhooks
-    lease = 2 * config.timeout + 30
+    size, share, lease = services.config.worker.webhook_batch, per_merchant(config), 2 * config.timeout + 30
     start_before = time.monotonic() + lease - config.timeout - 10
-    async with limiter.claiming, cursor(services.pool) as cur:  # one statement: autocommit is its transaction
-        claimed = await webhooks.claim_due(cur, services.config.worker.webhook_batch, lease, per_merchant(config))
-    if not claimed:
-        return []
-    # There may be more due: wake one more job, so that a backlog drains at the rate deliveries are sent,
-    # not at the rate wake-ups arrive. A chain of jobs ends with the first claim that finds nothing.
-    last = claimed[-1]
-    await services.dispatcher.enqueue_many(WEBHOOKS, [(last["id"], job_id(last["id"], last["attempts"]) + "-more")])
-    results = await asyncio.gather(*(_attempt(services, session, limiter, d, start_before) for d in claimed),
-                                   return_exceptions=True)
+    async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
+        claimed = await webhooks.claim_due(cur, size, lease, share)
+    by_merchant = Counter(d["merchant_id"] for d in claimed)
+    return Batch(claimed, start_before, len(claimed) == size or share in by_merchant.values())
+
+
+async def deliver(services: Services, session: aiohttp.ClientSession, limiter: EndpointLimiter,
+                  batch: Batch) -> list[dict]:
+    """Make each claimed delivery's next attempt, concurrently, and record them all in one statement; return
+    each recorded delivery's id, merchant_id and status."""
+    results = await asyncio.gather(*(_attempt(services, session, limiter, d, batch.start_before)
+                                     for d in batch.deliveries), return_exceptions=True)
     attempts = []
-    for delivery, result in zip(claimed, results, strict=True):
+    for delivery, result in zip(batch.deliveries, results, strict=True):
         if isinstance(result, BaseException):
             # It stays pending, and is claimed again when its lease ends.
             log.error("webhook delivery %s failed before its attempt was made", delivery["id"], exc_info=result)
@@ -223,22 +214,12 @@ async def _attempt(services: Services, session: aiohttp.ClientSession, limiter: 
     }
 
 
-async def enqueue_due(services: Services) -> int:
-    """The scheduler's part: every due delivery gets a job (a no-op for those that have one)."""
-    async with cursor(services.pool) as cur:
-        due = await webhooks.due(cur)
-    await enqueue(services, due)
-    return len(due)
-
-
 # -- retries by hand ----------------------------------------------------------------------------------------
 
 async def retry(services: Services, merchant_id: str | None, delivery_ids: list[str]) -> list[dict]:
     """Reset to pending and deliver now, keeping the attempt history. ``merchant_id`` None: any merchant."""
     async with transaction(services.pool) as cur:
-        reset = await webhooks.retry_now(cur, merchant_id, delivery_ids)
-    await enqueue(services, reset)
-    return reset
+        return await webhooks.retry_now(cur, merchant_id, delivery_ids)
 
 
 async def retry_one(services: Services, merchant: dict, delivery_id: str, receipt: Receipt) -> dict:
@@ -248,7 +229,6 @@ async def retry_one(services: Services, merchant: dict, delivery_id: str, receip
             raise NotFound(f"no webhook delivery {delivery_id}", field="id")
         result = views.delivery(await webhooks.get(cur, merchant["id"], delivery_id))
         await receipt.record(cur, result)
-    await enqueue(services, reset)
     return result
 
 
@@ -260,7 +240,6 @@ async def recover(services: Services, merchant_id: str | None, since: datetime, 
         reset = await webhooks.retry_now(cur, merchant_id, ids) if ids else []
         if receipt is not None:
             await receipt.record(cur, {"requeued": len(reset)})
-    await enqueue(services, reset)
     return len(reset)
 
 

@@ -36,7 +36,7 @@ _RECORD = Statement(
                   %(head)s::text || floor(extract(epoch FROM e.created_at))::bigint || %(tail)s::text, now()
            FROM e JOIN merchants m ON m.id = e.merchant_id WHERE m.webhook_url IS NOT NULL
            RETURNING id),
-       n AS (SELECT pg_notify(%(channel)s, w.id || ' 0') FROM w)
+       n AS (SELECT pg_notify(%(channel)s, '') FROM w)
        SELECT e.*, (SELECT count(*) FROM n) AS notified FROM e""")
 
 

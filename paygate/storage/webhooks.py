@@ -7,6 +7,8 @@ import json
 from ..db import Cursor, Statement
 from . import Filters, fetch_all, fetch_one, page
 
+# NOTIFY on this channel, with an empty payload, when deliveries may have become due: at commit, every worker
+# role's listener wakes its deliverer, which claims them. Postgres sends one per transaction.
 NOTIFY_CHANNEL = "paygate_webhooks"
 
 
@@ -84,34 +86,33 @@ async def record_attempts(cur: Cursor, attempts: list[dict]) -> list[dict]:
     return await fetch_all(cur, _RECORD_ATTEMPTS, {"attempts": json.dumps(attempts)})
 
 
-_DUE = Statement(
-    """SELECT w.id, w.attempts FROM webhook_logs w JOIN merchants m ON m.id = w.merchant_id
-       WHERE w.status = 'pending' AND w.next_retry_at <= now()
-         AND (w.locked_until IS NULL OR w.locked_until < now())
-         AND m.webhook_enabled AND m.webhook_url IS NOT NULL
-       ORDER BY w.next_retry_at LIMIT %s""")
+async def announce(cur: Cursor) -> None:
+    """Wake the workers when the caller's transaction commits: deliveries may be due."""
+    await cur.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
 
 
-async def due(cur: Cursor, limit: int = 1000) -> list[dict]:
-    """Pending deliveries whose time has come, not held by a worker, to enabled endpoints."""
-    return await fetch_all(cur, _DUE, (limit,))
-
-
-async def oldest_due_age(cur: Cursor) -> float:
-    """Seconds the oldest due delivery has waited; one being sent right now (held by a claim) is not waiting."""
+async def pending(cur: Cursor) -> dict:
+    """Pending deliveries as a queue's states: ``waiting`` (due, not held), ``delayed`` (waiting for a later
+    attempt), ``active`` (held by a worker sending them); and ``oldest_due_age``, the seconds the oldest
+    waiting one has waited (0: none waits)."""
     row = await fetch_one(
         cur,
-        """SELECT coalesce(extract(epoch FROM now() - min(next_retry_at)), 0) AS age
-           FROM webhook_logs WHERE status = 'pending' AND next_retry_at <= now()
-             AND (locked_until IS NULL OR locked_until < now())""",
+        """SELECT count(*) FILTER (WHERE waits AND next_retry_at <= now()) AS waiting,
+                  count(*) FILTER (WHERE waits AND next_retry_at > now()) AS delayed,
+                  count(*) FILTER (WHERE NOT waits) AS active,
+                  coalesce(extract(epoch FROM now() - min(next_retry_at) FILTER (WHERE waits)), 0) AS age
+           FROM (SELECT next_retry_at, (locked_until IS NULL OR locked_until < now()) AS waits
+                 FROM webhook_logs WHERE status = 'pending') p""",
     )
-    return float(row["age"])
+    return {"waiting": int(row["waiting"]), "delayed": int(row["delayed"]), "active": int(row["active"]),
+            "oldest_due_age": max(0.0, float(row["age"]))}
 
 
 async def retry_now(cur: Cursor, merchant_id: str | None, delivery_ids: list[str]) -> list[dict]:
     """Reset deliveries to pending, due now, marked as asked for by hand; keeps their attempts (and the lease of
-    one being sent right now, whose attempt is then recorded, and the next made as its outcome decides)."""
-    return await fetch_all(
+    one being sent right now, whose attempt is then recorded, and the next made as its outcome decides). The
+    workers are woken on commit."""
+    reset = await fetch_all(
         cur,
         """UPDATE webhook_logs SET status = 'pending', next_retry_at = now(), manual_retry = true,
                   locked_until = CASE WHEN locked_until > now() THEN locked_until END, updated_at = now()
@@ -121,6 +122,9 @@ async def retry_now(cur: Cursor, merchant_id: str | None, delivery_ids: list[str
            RETURNING id, attempts""",
         {"ids": delivery_ids, "merchant_id": merchant_id},
     )
+    if reset:
+        await announce(cur)
+    return reset
 
 
 async def failed_between(cur: Cursor, merchant_id: str | None, since, until, limit: int = 10_000) -> list[str]:
