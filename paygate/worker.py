@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
+import time
 
 import aiopg
 
@@ -84,14 +86,22 @@ class WorkerRole:
     async def _deliver(self) -> None:
         """Claim due deliveries whenever some may be due, and send each batch in a task of its own: at most
         ``worker.webhook_concurrency`` / ``per_merchant`` batches at once, so that one process's batches can
-        fill its webhook concurrency even when each holds a single merchant's share."""
+        fill its webhook concurrency even when each holds a single merchant's share.
+
+        A wake-up less than ``worker.webhook_claim_gap`` after the last claim waits for the gap: at 200
+        payments/s a NOTIFY comes every few milliseconds, and claiming and recording ten deliveries costs
+        Postgres about 2.5 times what one costs (4 ms against 1.7 ms, measured one claim at a time). A claim cut short by its size or by a merchant's share is followed at
+        once: a backlog drains at the rate it is sent."""
         config = self.services.config
         slots = asyncio.Semaphore(-(-config.worker.webhook_concurrency // webhook_ops.per_merchant(config.webhooks)))
+        gap, last = config.worker.webhook_claim_gap, -math.inf
         while not self._stopping.is_set():
             await self._due.wait()
-            self._due.clear()  # a wake-up from now on means another claim
+            await asyncio.sleep(last + gap - time.monotonic())  # under load, what becomes due meanwhile joins
             while not self._stopping.is_set():
+                self._due.clear()  # a wake-up from now on means another claim
                 await slots.acquire()
+                last = time.monotonic()
                 try:
                     batch = await webhook_ops.claim(self.services)
                 except Exception:  # Postgres away: the scheduler's next pass wakes this again

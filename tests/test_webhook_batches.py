@@ -217,3 +217,21 @@ async def test_pending_deliveries_count_what_waits_apart_from_what_is_being_sent
         assert len(await webhooks.claim_due(cur, 1, lease=60, per_merchant=10)) == 1
         pending = await webhooks.pending(cur)
         assert states(pending) == (0, 2, 1) and pending["oldest_due_age"] == 0  # both are being sent
+
+
+async def test_wake_ups_that_follow_a_claim_closely_wait_for_the_claim_gap_and_are_not_lost(
+        aiohttp_client, make_app, merchant, receiver, pool):
+    """Under load a worker claims at most once per worker.webhook_claim_gap, so that what becomes due meanwhile
+    goes in one batch; the deliveries announced during the gap go with the next claim, not the next pass."""
+    headers = merchant["headers"]
+    client = await aiohttp_client(make_app(workers=True, webhooks__allow_private_targets=True,
+                                           scheduler__interval=3600, worker__webhook_claim_gap=1.5))
+    await _set_url(client, headers, receiver.url)
+    await asyncio.sleep(1.6)  # the claim that starting the worker makes is more than a gap ago
+    await _record_events(pool, merchant["merchant_id"], 1, "mer_first")
+    (first,) = await receiver.wait_for(1, timeout=10)
+    for n in range(3):  # three wake-ups within the gap
+        await _record_events(pool, merchant["merchant_id"], 1, f"mer_next{n}")
+    later = [r.at for r in (await receiver.wait_for(4, timeout=10))[1:]]
+    assert min(later) - first.at >= 1.2  # claimed no sooner than the gap allows
+    assert max(later) - min(later) < 1.0  # all three in the one claim after it
