@@ -90,8 +90,9 @@ class WorkerRole:
 
         A wake-up less than ``worker.webhook_claim_gap`` after the last claim waits for the gap: at 200
         payments/s a NOTIFY comes every few milliseconds, and claiming and recording ten deliveries costs
-        Postgres about 2.5 times what one costs (4 ms against 1.7 ms, measured one claim at a time). A claim cut short by its size or by a merchant's share is followed at
-        once: a backlog drains at the rate it is sent."""
+        Postgres about 2.5 times what one costs (4 ms against 1.7 ms, measured one claim at a time). A claim
+        cut short by its size or by a merchant's share is followed at once: a backlog drains at the rate it
+        is sent."""
         config = self.services.config
         slots = asyncio.Semaphore(-(-config.worker.webhook_concurrency // webhook_ops.per_merchant(config.webhooks)))
         gap, last = config.worker.webhook_claim_gap, -math.inf

@@ -51,10 +51,12 @@ _RECORD_ATTEMPTS = Statement(
            SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
                id text, lease timestamptz, merchant_id text, number int, trigger text, url text, status text,
                delay float8, code int, body text, error text, duration_ms int, disable_reason text)),
-       held AS (  -- the rows found by key (an array), only those this claim still holds, locked in id order
-           SELECT r.* FROM webhook_logs w JOIN r ON r.id = w.id
-           WHERE w.id = ANY(ARRAY(SELECT id FROM r)) AND w.locked_until = r.lease AND w.status = 'pending'
-           ORDER BY w.id FOR UPDATE OF w),
+       locked AS (  -- found by key (an array) and locked in id order; checked once locked, so that no status
+                    -- condition invites the planner to scan webhook_logs_due (the whole backlog) instead
+           SELECT w.id, w.status, w.locked_until FROM webhook_logs w
+           WHERE w.id = ANY(ARRAY(SELECT id FROM r)) ORDER BY w.id FOR UPDATE),
+       held AS (  -- only those this claim still holds
+           SELECT r.* FROM locked l JOIN r ON r.id = l.id WHERE l.locked_until = r.lease AND l.status = 'pending'),
        a AS (
            INSERT INTO webhook_attempts (webhook_log_id, number, trigger, status_code, response_body, error,
                                          duration_ms)
