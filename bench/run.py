@@ -573,8 +573,8 @@ async def phase_deliveries(bench: Bench, server: Server, session: aiohttp.Client
     t_insert = time.perf_counter()
     await asyncio.gather(*(insert(range(k * per, min(n, (k + 1) * per))) for k in range(inserters)))
     insert_s = time.perf_counter() - t_insert
-    # The table grew from a few hundred rows to thousands within seconds, faster than autovacuum's next look:
-    # the planner statistics it would have gathered, so that no plan made for a near-empty table scans it.
+    # The table grew from a few hundred rows to thousands within seconds, sooner than autovacuum looks again:
+    # gather the statistics it would, so that no plan made for the near-empty table keeps scanning it whole.
     async with pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute("ANALYZE webhook_logs")
 
