@@ -1,7 +1,7 @@
 """Hot statements find their rows by key, whatever the planner statistics say about the partial indexes.
 
 A statement that reads "id = $1 AND status = 'pending'" lets the planner use a partial index whose predicate
-that implies (payments_unfinished, webhook_logs_due): cheap while statistics say few rows are pending, a scan
+that implies (payments_unfinished, webhook_logs_merchant_due): cheap while statistics say few rows are pending, a scan
 of the whole backlog per row once thousands are. These tests gather statistics while nothing is pending, then
 make thousands pending, and look at the generic plan each pooled connection would keep.
 """
@@ -50,7 +50,8 @@ async def test_starting_a_payments_processing_looks_it_up_by_key_behind_a_backlo
     assert "payments_pkey" in plan and "payments_unfinished" not in plan, plan
 
 
-async def test_recording_attempts_looks_deliveries_up_by_key_behind_a_backlog(pool, merchant):
+async def _delivery_backlog(pool, merchant_id: str) -> None:
+    """2 × BACKLOG deliveries, the statistics gathered while none was pending, then BACKLOG of them due."""
     async with transaction(pool) as cur:
         await cur.execute(
             """WITH e AS (INSERT INTO events (id, merchant_id, type, object_id, payload)
@@ -59,15 +60,29 @@ async def test_recording_attempts_looks_deliveries_up_by_key_behind_a_backlog(po
                INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, status)
                SELECT 'whd_' || substr(e.id, 5), %(m)s, e.id, 'plan.test', 'http://127.0.0.1:9/', '{}', 'success'
                FROM e""",
-            {"m": merchant["merchant_id"], "n": 2 * BACKLOG})
+            {"m": merchant_id, "n": 2 * BACKLOG})
     async with cursor(pool) as cur:
         await cur.execute("ANALYZE webhook_logs")  # nothing pending
         await cur.execute("""UPDATE webhook_logs SET status = 'pending', next_retry_at = now()
                              WHERE id IN (SELECT id FROM webhook_logs ORDER BY id LIMIT %s)""", (BACKLOG,))
 
+
+async def test_recording_attempts_looks_deliveries_up_by_key_behind_a_backlog(pool, merchant):
+    await _delivery_backlog(pool, merchant["merchant_id"])
     attempts = [{"id": "whd_plan000000000001", "lease": "2026-01-01T00:00:00+00:00", "merchant_id": "x",
                  "number": 1, "trigger": "initial", "url": "u", "status": "success", "delay": None, "code": 200,
                  "body": "ok", "error": None, "duration_ms": 1, "disable_reason": None}]
     plan = await generic_plan(pool, webhooks._RECORD_ATTEMPTS, (json.dumps(attempts),))
 
-    assert "webhook_logs_pkey" in plan and "webhook_logs_due" not in plan, plan
+    assert "webhook_logs_pkey" in plan and "webhook_logs_merchant_due" not in plan, plan
+
+
+async def test_a_claim_looks_each_merchants_due_deliveries_up_by_key_behind_a_backlog(pool, merchant):
+    """Neither a scan of every pending delivery nor one of the backlog of a merchant the claim passes over."""
+    await _delivery_backlog(pool, merchant["merchant_id"])
+    statement = webhooks._CLAIM_DUE
+    plan = await generic_plan(pool, statement, tuple(statement.args(
+        {"lease": 60, "exclude": [merchant["merchant_id"]], "per_merchant": 20, "limit": 50})))
+
+    assert "Seq Scan on webhook_logs" not in plan, plan
+    assert "Index Cond: ((merchant_id = e.id) AND (next_retry_at <= " in plan, plan

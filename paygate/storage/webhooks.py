@@ -13,37 +13,44 @@ NOTIFY_CHANNEL = "paygate_webhooks"
 
 
 _CLAIM_DUE = Statement(
-    """UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s)
+    """WITH RECURSIVE waiting(merchant_id) AS (  -- the merchants with pending deliveries: one index probe each
+           (SELECT merchant_id FROM webhook_logs WHERE status = 'pending' ORDER BY merchant_id LIMIT 1)
+           UNION ALL
+           SELECT (SELECT d.merchant_id FROM webhook_logs d
+                   WHERE d.status = 'pending' AND d.merchant_id > p.merchant_id ORDER BY d.merchant_id LIMIT 1)
+           FROM waiting p WHERE p.merchant_id IS NOT NULL)
+       UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s)
        FROM merchants m
        WHERE m.id = w.merchant_id AND w.id = ANY(ARRAY(  -- an array, so that the rows are found by key
-           SELECT id FROM (
-               SELECT d.id, d.next_retry_at,
-                      row_number() OVER (PARTITION BY d.merchant_id ORDER BY d.next_retry_at) AS nth
-               FROM (SELECT d.id, d.merchant_id, d.next_retry_at
-                     FROM webhook_logs d JOIN merchants e ON e.id = d.merchant_id
-                     WHERE d.status = 'pending' AND d.next_retry_at <= now() + interval '1 second'
-                       AND (d.locked_until IS NULL OR d.locked_until < now())
-                       AND e.webhook_enabled AND e.webhook_url IS NOT NULL
-                     ORDER BY d.next_retry_at LIMIT %(scan)s
-                     FOR UPDATE OF d SKIP LOCKED) d) ranked
-           WHERE nth <= %(per_merchant)s
-           ORDER BY next_retry_at LIMIT %(limit)s))
+           SELECT d.id FROM waiting JOIN merchants e ON e.id = waiting.merchant_id
+           CROSS JOIN LATERAL (  -- each merchant's oldest due, by key
+               SELECT d.id, d.next_retry_at FROM webhook_logs d
+               WHERE d.merchant_id = e.id AND d.status = 'pending'
+                 AND d.next_retry_at <= now() + interval '1 second'
+                 AND (d.locked_until IS NULL OR d.locked_until < now())
+               ORDER BY d.next_retry_at LIMIT %(per_merchant)s
+               FOR UPDATE OF d SKIP LOCKED) d
+           WHERE e.webhook_enabled AND e.webhook_url IS NOT NULL AND e.id <> ALL(%(exclude)s::text[])
+           ORDER BY d.next_retry_at LIMIT %(limit)s))
        RETURNING w.*, m.webhook_url, m.webhook_secret_enc, m.webhook_secret_prev_enc,
                  (m.webhook_secret_prev_until > now()) AS previous_secret_valid""")
 
 
-async def claim_due(cur: Cursor, limit: int, lease: float, per_merchant: int) -> list[dict]:
-    """Hold up to ``limit`` due deliveries, at most ``per_merchant`` of one merchant's, for ``lease`` seconds,
-    oldest due first; return them with their merchant's endpoint and secrets. Each row's ``locked_until``
-    is the claim's token for ``record_attempts``.
+async def claim_due(cur: Cursor, limit: int, lease: float, per_merchant: int,
+                    exclude: list[str] | tuple[str, ...] = ()) -> list[dict]:
+    """Hold up to ``limit`` due deliveries, at most ``per_merchant`` of one merchant's and none of the merchants
+    in ``exclude``, for ``lease`` seconds, oldest due first; return them with their merchant's endpoint and
+    secrets. Each row's ``locked_until`` is the claim's token for ``record_attempts``.
 
     Due means pending, its time come (or within the second), not held by a worker, to an enabled endpoint.
     Rows another claim is taking at the same moment are skipped, not waited for, so concurrent claims
-    never return the same delivery. The per-merchant share is counted among the oldest 2 × ``limit`` due,
-    so one merchant's backlog does not fill every batch (and queue it behind its endpoint's limit).
+    never return the same delivery. Each merchant's due deliveries are looked up by key on their own, so one
+    merchant's backlog does not stand in front of another's, and the excluded merchants' (those whose
+    deliveries the caller already holds its fill of, as behind an endpoint that hangs) cost nothing to pass.
+    The cost of a claim grows with the number of merchants that have deliveries pending, due or not.
     """
-    return await fetch_all(cur, _CLAIM_DUE, {"limit": limit, "scan": 2 * limit, "per_merchant": per_merchant,
-                                             "lease": lease})
+    return await fetch_all(cur, _CLAIM_DUE, {"limit": limit, "per_merchant": per_merchant, "lease": lease,
+                                             "exclude": list(exclude)})
 
 
 _RECORD_ATTEMPTS = Statement(
@@ -52,7 +59,7 @@ _RECORD_ATTEMPTS = Statement(
                id text, lease timestamptz, merchant_id text, number int, trigger text, url text, status text,
                delay float8, code int, body text, error text, duration_ms int, disable_reason text)),
        locked AS (  -- found by key (an array) and locked in id order; checked once locked, so that no status
-                    -- condition invites the planner to scan webhook_logs_due (the whole backlog) instead
+                    -- condition invites the planner to scan webhook_logs_merchant_due (the backlog) instead
            SELECT w.id, w.status, w.locked_until FROM webhook_logs w
            WHERE w.id = ANY(ARRAY(SELECT id FROM r)) ORDER BY w.id FOR UPDATE),
        held AS (  -- only those this claim still holds
