@@ -190,8 +190,11 @@ async def run(database_url: str, redis_url: str, n: int) -> list[dict]:
         limiter = webhook_ops.EndpointLimiter(10, 200)
         batch = min(config.worker.webhook_batch, webhook_ops.per_merchant(config.webhooks))  # one merchant
 
-        async def deliver(i: int):
-            recorded = await webhook_ops.deliver(services, session, limiter, await webhook_ops.claim(services))
+        async def deliver(i: int):  # as the deliverer does when each claim's attempts end together
+            claimed = await webhook_ops.claim(services, config.worker.webhook_batch)
+            attempts = await asyncio.gather(*(webhook_ops.attempt(services, session, limiter, d, claimed.start_before)
+                                              for d in claimed.deliveries))
+            recorded = await webhook_ops.record(services, attempts)
             assert [r["status"] for r in recorded] == ["success"] * min(batch, due - i * batch)
 
         results.append(await measure(f"webhook delivery (claimed in batches of {batch})", due, sql, rds, deliver,

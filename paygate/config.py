@@ -62,12 +62,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("worker.webhook_concurrency", "int", 200, "Webhook deliveries one worker process sends at once",
             minimum=1),
     Setting("worker.webhook_batch", "int", 50,
-            "Due webhook deliveries one claim takes, sends and records together (one statement each way); "
-            "at most twice webhooks.per_endpoint_concurrency of one merchant's",
+            "Most due webhook deliveries one claim takes (one statement); at most four times "
+            "webhooks.per_endpoint_concurrency of one merchant's, and none of a merchant whose share a worker "
+            "process already holds",
             minimum=1),
     Setting("worker.webhook_claim_gap", "float", 0.01,
-            "Least seconds between two claims of one worker process when they follow each other: under load, "
-            "what becomes due meanwhile goes in one batch (an idle worker claims at once)",
+            "Least seconds between two claims, and between two records of webhook attempts, of one worker "
+            "process when they follow each other: under load, what becomes due (or ends) meanwhile goes in one "
+            "statement (an idle worker claims at once)",
             minimum=0),
     Setting("processor.delay_min", "float", 0.0, "Shortest simulated processor delay, seconds", minimum=0),
     Setting("processor.delay_max", "float", 0.0, "Longest simulated processor delay, seconds", minimum=0),

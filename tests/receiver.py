@@ -19,16 +19,20 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers each request with ``answer(n)`` -> (status, headers, delay); records what arrived."""
+    """Answers each request with ``answer(n)`` -> (status, headers, delay); records what arrived. While ``hold``
+    is set to an unset event, every request waits for it: an endpoint that hangs."""
 
     answer: Callable[[int], tuple[int, dict, float]] = lambda n: (200, {}, 0.0)
     requests: list[Received] = field(default_factory=list)
+    hold: asyncio.Event | None = None
     url: str = ""
     _runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests.append(Received(time.monotonic(), dict(request.headers), await request.read()))
         status, headers, delay = self.answer(len(self.requests))
+        if self.hold is not None:
+            await self.hold.wait()
         if delay:
             await asyncio.sleep(delay)
         return web.Response(status=status, text="ok" if status < 300 else "not ok", headers=headers)
@@ -46,6 +50,8 @@ class Receiver:
         return self
 
     async def stop(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
         if self._runner:
             await self._runner.cleanup()
 

@@ -76,7 +76,7 @@ async def test_each_delivery_of_one_batch_records_its_own_outcome(aiohttp_client
     await _set_url(client, headers, receiver.url)
     await _record_events(pool, merchant["merchant_id"], 12, "mer_mixed")
     await receiver.wait_for(12)
-    await asyncio.sleep(0.5)  # the batch's record follows its last answer
+    await asyncio.sleep(0.5)  # each attempt is recorded shortly after its answer
 
     sent = {json.loads(r.body)["id"]: answers[n] for n, r in enumerate(receiver.requests, start=1)}
     async with pool.acquire() as conn, conn.cursor() as cur:
@@ -113,8 +113,8 @@ async def test_a_claimed_delivery_is_not_sent_once_its_lease_is_running_out(
 
     limiter = webhook_ops.EndpointLimiter(1, 10)
     async with new_session(allow_private=True, per_endpoint=1) as session:
-        late = await webhook_ops._attempt(services, session, limiter, claimed[0], start_before=time.monotonic() - 1)
-        sent = await webhook_ops._attempt(services, session, limiter, claimed[1], start_before=time.monotonic() + 60)
+        late = await webhook_ops.attempt(services, session, limiter, claimed[0], start_before=time.monotonic() - 1)
+        sent = await webhook_ops.attempt(services, session, limiter, claimed[1], start_before=time.monotonic() + 60)
     assert late is None
     assert len(receiver.requests) == 1 and json.loads(receiver.requests[0].body)["id"] == claimed[1]["event_id"]
     assert (sent["id"], sent["status"], sent["code"], sent["number"]) == (claimed[1]["id"], "success", 200, 1)
@@ -122,10 +122,12 @@ async def test_a_claimed_delivery_is_not_sent_once_its_lease_is_running_out(
 
 @pytest.mark.parametrize("settings", [
     {"worker__webhook_batch": 5},  # each claim is cut short by its size
-    {"worker__webhook_batch": 50, "webhooks__per_endpoint_concurrency": 2},  # by the merchant's share (4)
+    # the merchant's share (8) held: passed over, then claimed again as its attempts are recorded
+    {"worker__webhook_batch": 50, "webhooks__per_endpoint_concurrency": 2},
 ], ids=["batch", "share"])
 async def test_a_backlog_drains_from_a_single_wake_up(aiohttp_client, make_app, merchant, receiver, pool, settings):
-    """A claim cut short is followed by another: a backlog does not wait for scheduler passes."""
+    """A claim cut short is followed by another, and a merchant passed over is claimed again once its attempts
+    are recorded: a backlog does not wait for scheduler passes."""
     headers = merchant["headers"]
     client = await aiohttp_client(make_app(workers=True, webhooks__allow_private_targets=True,
                                            scheduler__interval=3600, **settings))
@@ -168,7 +170,7 @@ async def test_an_attempt_is_recorded_only_while_its_claim_still_holds_the_deliv
                                                         "mer_taken")
     async with new_session(allow_private=True, per_endpoint=2) as session:
         limiter = webhook_ops.EndpointLimiter(2, 10)
-        attempts = [await webhook_ops._attempt(services, session, limiter, d, time.monotonic() + 60)
+        attempts = [await webhook_ops.attempt(services, session, limiter, d, time.monotonic() + 60)
                     for d in (kept, taken)]
     async with pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute("UPDATE webhook_logs SET locked_until = now() + interval '1 hour' WHERE id = %s",
@@ -235,3 +237,34 @@ async def test_wake_ups_that_follow_a_claim_closely_wait_for_the_claim_gap_and_a
     later = [r.at for r in (await receiver.wait_for(4, timeout=10))[1:]]
     assert min(later) - first.at >= 1.2  # claimed no sooner than the gap allows
     assert max(later) - min(later) < 1.0  # all three in the one claim after it
+
+
+async def test_an_endpoint_that_hangs_holds_up_no_other_merchants_deliveries(
+        aiohttp_client, make_app, merchant, other_merchant, receiver, pool):
+    """One merchant's endpoint that does not answer ties up only its own share: the worker goes on claiming and
+    sending the others' deliveries, even behind a backlog of the hanging one's, and records each as it ends."""
+    from .receiver import Receiver
+
+    client = await aiohttp_client(make_app(
+        workers=True, webhooks__allow_private_targets=True, scheduler__interval=3600, webhooks__timeout=60,
+        webhooks__per_endpoint_concurrency=2, worker__webhook_concurrency=8, worker__webhook_batch=5))
+    receiver.hold = asyncio.Event()  # the first merchant's endpoint hangs until released
+    healthy = await Receiver().start()
+    try:
+        await _set_url(client, merchant["headers"], receiver.url)
+        await _set_url(client, other_merchant["headers"], healthy.url)
+        await _record_events(pool, merchant["merchant_id"], 60, "mer_hangs")  # older: claimed first
+        await _record_events(pool, other_merchant["merchant_id"], 12, "mer_healthy")
+
+        await healthy.wait_for(12, timeout=15)
+        assert len(receiver.requests) == 2  # the hanging endpoint: its limit in flight, no more
+        async with pool.acquire() as conn, conn.cursor() as cur:  # recorded while the others still hang
+            await cur.execute("SELECT count(*) FROM webhook_logs WHERE merchant_id = %s AND status = 'success'",
+                              (other_merchant["merchant_id"],))
+            assert (await cur.fetchone())[0] == 12
+
+        receiver.hold.set()
+        await _wait_none_pending(pool, timeout=30)
+        assert len({json.loads(r.body)["id"] for r in receiver.requests}) == len(receiver.requests) == 60
+    finally:
+        await healthy.stop()
