@@ -78,11 +78,13 @@ async def test_recording_attempts_looks_deliveries_up_by_key_behind_a_backlog(po
 
 
 async def test_a_claim_looks_each_merchants_due_deliveries_up_by_key_behind_a_backlog(pool, merchant):
-    """Neither a scan of every pending delivery nor one of the backlog of a merchant the claim passes over."""
+    """Neither a scan of every pending delivery nor one of the backlog of a merchant the claim passes over: each
+    merchant's due deliveries are read by key, and only the chosen merchants' are locked, by key."""
     await _delivery_backlog(pool, merchant["merchant_id"])
     statement = webhooks._CLAIM_DUE
     plan = await generic_plan(pool, statement, tuple(statement.args(
         {"lease": 60, "exclude": [merchant["merchant_id"]], "per_merchant": 20, "limit": 50})))
 
     assert "Seq Scan on webhook_logs" not in plan, plan
-    assert "Index Cond: ((merchant_id = e.id) AND (next_retry_at <= " in plan, plan
+    assert "Index Cond: ((merchant_id = e.id) AND (next_retry_at <= " in plan, plan  # read, not locked
+    assert "Index Cond: ((merchant_id = r.merchant_id) AND (next_retry_at <= " in plan, plan  # the chosen, locked
