@@ -206,6 +206,7 @@ async def test_pending_deliveries_count_what_waits_apart_from_what_is_being_sent
     await asyncio.sleep(1.1)
 
     def states(p: dict) -> tuple[int, int, int]:
+        assert p["due"] == 2  # whose time has come, held or not
         return p["waiting"], p["active"], p["delayed"]
 
     async with pool.acquire() as conn, conn.cursor() as cur:

@@ -75,8 +75,8 @@ async def report(services: Services) -> dict:
     queues, workers, last_pass = await _live(services)
     async with cursor(services.pool) as cur:
         pending = await webhooks.pending(cur)
-        deliveries = await storage.delivery_counts(cur)
-        deliveries["oldest_due_age_s"] = round(pending["oldest_due_age"], 3)
+        deliveries = {"due": pending["due"], "failed": await storage.failed_deliveries(cur),
+                      "oldest_due_age_s": round(pending["oldest_due_age"], 3)}
         failures = await storage.failures_since(cur, FAILURE_WINDOW)
     queues[WEBHOOKS] = _delivery_queue(pending)
     return {

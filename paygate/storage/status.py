@@ -1,4 +1,4 @@
-"""Counts for operators: deliveries due and failed, and what failed recently."""
+"""Counts for operators: deliveries failed, and what failed recently."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ from ..db import Cursor
 from . import fetch_one
 
 
-async def delivery_counts(cur: Cursor) -> dict[str, int]:
-    """Pending deliveries due now, and deliveries that gave up (failed) in all."""
-    row = await fetch_one(
-        cur,
-        """SELECT count(*) FILTER (WHERE status = 'pending' AND next_retry_at <= now()) AS due,
-                  count(*) FILTER (WHERE status = 'failed') AS failed
-           FROM webhook_logs WHERE status IN ('pending', 'failed')""",
-    )
-    return {"due": int(row["due"]), "failed": int(row["failed"])}
+async def failed_deliveries(cur: Cursor) -> int:
+    """Deliveries that gave up (failed), in all."""
+    row = await fetch_one(cur, "SELECT count(*) AS failed FROM webhook_logs WHERE status = 'failed'")
+    return int(row["failed"])
 
 
 async def failures_since(cur: Cursor, seconds: float) -> dict[str, int]:

@@ -118,19 +118,20 @@ async def announce(cur: Cursor) -> None:
 
 async def pending(cur: Cursor) -> dict:
     """Pending deliveries as a queue's states: ``waiting`` (due, not held), ``delayed`` (waiting for a later
-    attempt), ``active`` (held by a worker sending them); and ``oldest_due_age``, the seconds the oldest
-    waiting one has waited (0: none waits)."""
+    attempt), ``active`` (held by a worker sending them); ``due``, those whose time has come, held or not; and
+    ``oldest_due_age``, the seconds the oldest waiting one has waited (0: none waits)."""
     row = await fetch_one(
         cur,
         """SELECT count(*) FILTER (WHERE waits AND next_retry_at <= now()) AS waiting,
                   count(*) FILTER (WHERE waits AND next_retry_at > now()) AS delayed,
                   count(*) FILTER (WHERE NOT waits) AS active,
+                  count(*) FILTER (WHERE next_retry_at <= now()) AS due,
                   coalesce(extract(epoch FROM now() - min(next_retry_at) FILTER (WHERE waits)), 0) AS age
            FROM (SELECT next_retry_at, (locked_until IS NULL OR locked_until < now()) AS waits
                  FROM webhook_logs WHERE status = 'pending') p""",
     )
     return {"waiting": int(row["waiting"]), "delayed": int(row["delayed"]), "active": int(row["active"]),
-            "oldest_due_age": max(0.0, float(row["age"]))}
+            "due": int(row["due"]), "oldest_due_age": max(0.0, float(row["age"]))}
 
 
 async def retry_now(cur: Cursor, merchant_id: str | None, delivery_ids: list[str]) -> list[dict]:
