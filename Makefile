@@ -29,8 +29,10 @@ $(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(INSTALL) '.[embedded,fast,dev]'
 	touch $@ $(RUN_STAMP)
 
+# make run PORT=8010: another port (server.port and PAYGATE_SERVER__PORT work too).
+PORT ?=
 run: $(RUN_STAMP)
-	$(BIN)/paygate dev
+	$(BIN)/paygate dev $(if $(PORT),--port $(PORT))
 
 test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

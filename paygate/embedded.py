@@ -30,7 +30,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -87,7 +87,7 @@ class EmbeddedPostgres:
             pids = json.loads(handles.read_text())
         except (OSError, ValueError):
             return
-        handles.write_text(json.dumps([pid for pid in pids if _alive(pid)]))
+        handles.write_text(json.dumps([pid for pid in pids if process_alive(pid)]))
 
     def pid(self) -> int | None:
         return self._server.get_pid() if self._server else None
@@ -98,7 +98,7 @@ class EmbeddedPostgres:
         server, self._server = self._server, None
         pid = server.get_pid()
         server.cleanup()
-        if pid and _alive(pid):  # another handle was registered; we started it, so we stop it
+        if pid and process_alive(pid):  # another handle was registered; we started it, so we stop it
             os.kill(pid, signal.SIGINT)  # Postgres' "fast" shutdown
             _wait_gone(pid, 15)
 
@@ -168,7 +168,7 @@ class EmbeddedRedis:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return
-        if b"redis-server" in cmdline and _alive(pid):
+        if b"redis-server" in cmdline and process_alive(pid):
             os.kill(pid, signal.SIGTERM)
             _wait_gone(pid, 10)
 
@@ -189,9 +189,9 @@ class EmbeddedRedis:
 
 def _wait_gone(pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(pid):
+    if process_alive(pid):
         os.kill(pid, signal.SIGKILL)
 
 

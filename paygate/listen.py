@@ -37,6 +37,7 @@ class Arrival:
     standard_signature: str
     status: int
     forwarded: str | None = None  # the onward answer ("200") or why it failed
+    body: bytes = b""
 
 
 Printer = Callable[[Arrival], None]
@@ -129,7 +130,7 @@ def create_listener_app(secret: str | None, fail_rate: float, forward_to: str | 
             status = 200
             if forward_to:
                 forwarded = await _forward(request.app[SESSION], forward_to, body, request.headers)
-        printer(Arrival(datetime.now(), request.path, event, object_id, seed, standard, status, forwarded))
+        printer(Arrival(datetime.now(), request.path, event, object_id, seed, standard, status, forwarded, body))
         text = {200: "ok", 400: "invalid signature", 500: "failing on purpose (--fail-rate)"}[status]
         return web.Response(status=status, text=text)
 

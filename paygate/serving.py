@@ -13,6 +13,7 @@ that every child writes its counters there and whichever child answers /metrics 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -49,9 +50,19 @@ def run(coro):
         return runner.run(coro)
 
 
-def run_app(app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> None:
-    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT,
+def run_app(app: web.Application, host: str, port: int, *, reuse_port: bool = False,
+            on_listening: Callable[[], None] | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; ``on_listening`` is called once the port is bound (aiohttp's ``print``)."""
+    announce = (lambda _message: on_listening()) if on_listening else None
+    web.run_app(app, host=host, port=port, print=announce, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT,
                 reuse_port=reuse_port or None, loop=loop_factory()())
+
+
+def bind_error(host: str, port: int, exc: OSError, option: str = "--port") -> str:
+    """One line for a port that cannot be bound, naming it and what to do."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is already in use; choose another with {option}"
+    return f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}"
 
 
 # -- several processes -----------------------------------------------------------------------------------

@@ -46,6 +46,14 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_dev_services(tmp_path_factory):
+    """In-process CLI runs must not find a `paygate dev` that a developer left running in the checkout."""
+    os.environ["PAYGATE_DATA_DIR"] = str(tmp_path_factory.mktemp("no-dev"))
+    yield
+    os.environ.pop("PAYGATE_DATA_DIR", None)
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory):
     """(database_url, redis_url) for the whole session, migrated."""
@@ -218,7 +226,10 @@ class PaygateProcess:
         self.proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT)
 
     async def ready(self, timeout: float = 30) -> PaygateProcess:
-        await wait_ready(self.base_url, timeout, proc=self.proc)
+        try:
+            await wait_ready(self.base_url, timeout, proc=self.proc)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its output:\n{self.output()[-3000:]}") from None
         return self
 
     def signal(self, signum: int) -> None:
@@ -247,13 +258,13 @@ def paygate_process(tmp_path):
     """Factory: start ``paygate <args>`` as a subprocess; every one is stopped at teardown."""
     started: list[PaygateProcess] = []
 
-    def start(*args: str, env: dict[str, str], port: int | None = None) -> PaygateProcess:
+    def start(*args: str, env: dict[str, str], port: int | None = None, cwd: Path = REPO) -> PaygateProcess:
         """Start ``paygate ARGS``; commands that listen get ``--port <port>`` (a free port unless given)."""
         port = port or free_port()
         if args[0] in ("serve", "dev"):
             args = [*args, "--port", str(port)]
         command = [sys.executable, "-m", "paygate", *args]
-        process = PaygateProcess(command, env, port, tmp_path / f"paygate-{len(started)}.log")
+        process = PaygateProcess(command, env, port, tmp_path / f"paygate-{len(started)}.log", cwd)
         started.append(process)
         return process
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from paygate.cli import main
 
 from .api import create_order, pay, wait_final
-from .conftest import REPO, paygate_env
+from .conftest import REPO, paygate_env, run_paygate
 
 
 def _invoke(env: dict[str, str], *args: str):
@@ -123,6 +124,14 @@ async def test_merchants_create_list_and_rotate_secret(client, clean_state):
             assert secret not in listed.output
     rows = json.loads((await _cli(env, "merchants", "list", "--json")).output)["data"]
     assert [r["email"] for r in rows] == ["corner@example.com"]
+    # A terminal 80 columns wide (FORCE_COLOR makes rich take the pipe for one), and a pipe.
+    for extra in ({"COLUMNS": "80", "FORCE_COLOR": "1"}, {"COLUMNS": "80"}):
+        narrow = run_paygate("merchants", "list", env={**env, **extra})
+        assert narrow.returncode == 0, narrow.stderr
+        shown = re.sub(r"\x1b\[[0-9;]*m", "", narrow.stdout)
+        for value in (created["merchant_id"], created["api_key"], "corner@example.com", "Corner Shop"):
+            assert value in shown, f"nothing is cut short: {shown}"
+        assert "…" not in shown
 
     rotated = await _cli(env, "merchants", "rotate-secret", created["merchant_id"], "--json")
     assert rotated.exit_code == 0, rotated.output

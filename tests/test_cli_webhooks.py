@@ -112,6 +112,12 @@ async def test_retry_by_id_makes_a_failed_delivery_deliver_and_reports_unknown_i
     assert [(a["trigger"], a["status_code"]) for a in done["attempt_history"]] == [("initial", 500), ("manual", 200)]
     assert len(receiver.requests) == 2 and receiver.requests[0].body == receiver.requests[1].body
 
+    as_json = await _cli(clean_state, "webhooks", "retry", failed["id"], "whd_nope", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == {"requeued": [failed["id"]], "unknown": ["whd_nope"]}
+    nothing = await _cli(clean_state, "webhooks", "retry", "whd_nope", "--json")
+    assert nothing.returncode == 1 and json.loads(nothing.stdout) == {"requeued": [], "unknown": ["whd_nope"]}
+
 
 async def test_retry_failed_since_requeues_only_recent_failures_and_without_since_all(
         endpoint_client, merchant, receiver, clean_state, pool):
@@ -128,9 +134,9 @@ async def test_retry_failed_since_requeues_only_recent_failures_and_without_sinc
     await _wait_delivery(endpoint_client, headers, recent["id"], "success")
     assert (await get(endpoint_client, headers, f"/api/v1/webhooks/{old['id']}"))["status"] == "failed"
 
-    result = await _cli(clean_state, "webhooks", "retry", "--failed")
+    result = await _cli(clean_state, "webhooks", "retry", "--failed", "--json")
     assert result.returncode == 0, result.stderr
-    assert "re-queued 1 failed delivery" in result.stdout
+    assert json.loads(result.stdout) == {"requeued": 1}
     await _wait_delivery(endpoint_client, headers, old["id"], "success")
 
 
@@ -235,6 +241,15 @@ async def test_listen_command_serves_until_sigint_and_exits_0(paygate_process):
     output = process.output()
     assert f"listening on http://127.0.0.1:{port}/" in output
     assert "payment.success" in output and "pay_1" in output
+    assert '"event": "payment.success"' in output, "the payload is printed under its line"
+
+
+def test_trigger_offers_the_events_trigger_fires():
+    from paygate import seed, trigger
+    from paygate.commands import webhooks
+
+    assert webhooks.TRIGGER_EVENTS == trigger.EVENTS
+    assert webhooks.TEST_API_KEY == seed.TEST_MERCHANT["api_key"]
 
 
 # -- trigger ------------------------------------------------------------------------------------------------

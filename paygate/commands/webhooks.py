@@ -1,54 +1,36 @@
-"""Operator commands for webhooks: ``paygate webhooks list|retry|listen`` and ``paygate trigger``.
-
-Imported at the end of ``cli.py``; the decorators below register the commands on its groups.
-"""
+"""Operator commands for webhooks: ``paygate webhooks list|retry|listen`` and ``paygate trigger``."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from . import listen, trigger, views
-from .broker import create_redis
-from .cli import _config, _pool, _run, console, main, webhooks
-from .config import Config
-from .db import cursor
-from .errors import PaygateError
-from .operations import webhooks as operations
-from .seed import TEST_MERCHANT
-from .services import Services, open_services
-from .storage import webhooks as storage
+from .context import console, load_config, operator_services, pool, print_json, run, run_operation, table_console
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-WIDE = 200
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..listen import Arrival
+
+# The events `paygate trigger` fires (paygate.trigger.PAYER has the UPI id behind each; a test keeps them equal).
+TRIGGER_EVENTS = ("payment.success", "payment.failed", "refund.processed")
+TEST_API_KEY = "key_test_abc123"  # the seed's test merchant (paygate.seed.TEST_MERCHANT)
 
 
-@asynccontextmanager
-async def operator_services(config: Config) -> AsyncIterator[Services]:
-    """What the app's operations need, without HTTP or workers: for commands that act and exit."""
-    # Fail fast, in one line, when Redis is down: bullmq would otherwise wait for it indefinitely.
-    await (await create_redis(config)).aclose()
-    async with _pool(config) as pool, open_services(config, pool) as services:
-        yield services
+def register(main: click.Group) -> None:
+    main.add_command(webhooks)
+    main.add_command(trigger_command)
 
 
-def _run_operation(coro: Awaitable) -> Any:
-    """``_run``, and a refusal from the operations layer becomes one line and exit code 1 too."""
-    try:
-        return _run(coro)
-    except PaygateError as exc:
-        raise click.ClickException(exc.description) from None
+@click.group()
+def webhooks() -> None:
+    """Operate webhook deliveries."""
 
 
 def _when(value: datetime | None) -> str:
+    from datetime import UTC
+
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
@@ -61,16 +43,22 @@ def _when(value: datetime | None) -> str:
 @click.pass_context
 def list_deliveries(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
     """Recent webhook deliveries across all merchants, newest first."""
-    config = _config(ctx)
+    from .. import views
+    from ..db import cursor
+    from ..storage import webhooks as storage
+
+    config = load_config(ctx)
 
     async def go():
-        async with _pool(config) as pool, cursor(pool) as cur:
+        async with pool(config) as opened, cursor(opened) as cur:
             return await storage.list_all(cur, status=status, limit=limit)
 
-    rows = _run(go())
+    rows = run(go())
     if as_json:
-        click.echo(json.dumps({"data": [{**views.delivery(r), "merchant_id": r["merchant_id"]} for r in rows]}))
+        print_json({"data": [{**views.delivery(r), "merchant_id": r["merchant_id"]} for r in rows]})
         return
+    from rich.table import Table
+
     table = Table(title=f"webhook deliveries ({len(rows)}, newest first, times UTC)")
     for column in ("id", "merchant", "event", "status", "tries", "code", "next retry", "created"):
         table.add_column(column, no_wrap=column in ("id", "merchant", "status"))
@@ -80,7 +68,7 @@ def list_deliveries(ctx: click.Context, status: str | None, limit: int, as_json:
                       str(r["attempts"]), str(r["response_code"] or "-"), _when(r["next_retry_at"]),
                       _when(r["created_at"]))
     # A terminal gets a table that fits it; a pipe or file gets whole lines to grep.
-    (console if console.is_terminal else Console(width=WIDE)).print(table)
+    table_console().print(table)
 
 
 # -- webhooks retry -----------------------------------------------------------------------------------------
@@ -88,8 +76,10 @@ def list_deliveries(ctx: click.Context, status: str | None, limit: int, as_json:
 def _age(ctx: click.Context, param: click.Parameter, value: str | None):
     if value is None:
         return None
+    from ..operations.webhooks import parse_age
+
     try:
-        return operations.parse_age(value)
+        return parse_age(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
@@ -99,33 +89,46 @@ def _age(ctx: click.Context, param: click.Parameter, value: str | None):
 @click.option("--failed", is_flag=True, help="Re-queue every failed delivery, of every merchant.")
 @click.option("--since", callback=_age, metavar="AGE",
               help="With --failed: only deliveries created within AGE (30m, 2h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def retry(ctx: click.Context, ids: tuple[str, ...], failed: bool, since) -> None:
+def retry(ctx: click.Context, ids: tuple[str, ...], failed: bool, since, as_json: bool) -> None:
     """Reset deliveries to pending and queue them now; running workers send them (history is kept)."""
+    from datetime import UTC, datetime
+
+    from ..operations import webhooks as operations
+
     if bool(ids) == failed:
         raise click.UsageError("give delivery ids, or --failed (not both)")
     if since is not None and not failed:
         raise click.UsageError("--since goes with --failed")
-    config = _config(ctx)
+    config = load_config(ctx)
 
     async def go():
         async with operator_services(config) as services:
             if failed:
-                start = datetime.now(UTC) - since if since is not None else EPOCH
+                start = datetime.now(UTC) - since if since is not None else datetime(1970, 1, 1, tzinfo=UTC)
                 return await operations.recover(services, None, start, None)
             return await operations.retry(services, None, list(ids))
 
-    result = _run_operation(go())
+    result = run_operation(go())
     if failed:
-        console.print(f"re-queued {_deliveries(result, 'failed ')}")
+        if as_json:
+            print_json({"requeued": result})
+        else:
+            console().print(f"re-queued {_deliveries(result, 'failed ')}")
         return
-    found = {d["id"] for d in result}
-    unknown = [i for i in dict.fromkeys(ids) if i not in found]
-    if not found:
+    requeued = [d["id"] for d in result]
+    unknown = [i for i in dict.fromkeys(ids) if i not in set(requeued)]
+    if as_json:
+        print_json({"requeued": requeued, "unknown": unknown})
+        if not requeued:
+            raise SystemExit(1)
+        return
+    if not requeued:
         raise click.ClickException("no webhook delivery " + ", ".join(unknown))
-    console.print(f"re-queued {_deliveries(len(found))}: " + ", ".join(d["id"] for d in result))
+    console().print(f"re-queued {_deliveries(len(requeued))}: " + ", ".join(requeued))
     if unknown:
-        console.print("[yellow]no webhook delivery[/] " + ", ".join(unknown), highlight=False)
+        console().print("[yellow]no webhook delivery[/] " + ", ".join(unknown), highlight=False)
 
 
 def _deliveries(n: int, kind: str = "") -> str:
@@ -135,8 +138,10 @@ def _deliveries(n: int, kind: str = "") -> str:
 # -- webhooks listen ----------------------------------------------------------------------------------------
 
 def _secret(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from ..listen import check_secret
+
     try:
-        return listen.check_secret(value) if value is not None else None
+        return check_secret(value) if value is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
@@ -148,9 +153,16 @@ def _url(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
 
 
 VERDICT_STYLE = {"valid": "green", "invalid": "bold red", "absent": "yellow", "unchecked": "dim"}
+PAYLOAD_LIMIT = 20_000  # characters of a body that is not JSON, printed as text
 
 
-def _print_arrival(a: listen.Arrival) -> None:
+def print_arrival(a: Arrival, payload: bool = True) -> None:
+    """One line per request, then (unless --no-payload) its body, indented JSON when it is JSON."""
+    import json
+
+    from rich.markup import escape
+
+    out = console()
     code = {200: "green", 400: "red", 500: "yellow"}.get(a.status, "white")
     line = (f"{a.at:%H:%M:%S} [bold]{escape(a.event)}[/] {escape(a.object_id or '-')} "
             f"X-Webhook-Signature [{VERDICT_STYLE[a.seed_signature]}]{a.seed_signature}[/] "
@@ -158,7 +170,14 @@ def _print_arrival(a: listen.Arrival) -> None:
             f"→ [{code}]{a.status}[/]")
     if a.forwarded is not None:
         line += f" forwarded: {escape(a.forwarded)}"
-    console.print(line, highlight=False, soft_wrap=True)
+    out.print(line, highlight=False, soft_wrap=True)
+    if not payload or not a.body:
+        return
+    text = a.body.decode(errors="replace")
+    try:
+        out.print_json(json.dumps(json.loads(text), indent=2))
+    except ValueError:
+        out.print(escape(text[:PAYLOAD_LIMIT]), highlight=False, soft_wrap=True)
 
 
 @webhooks.command("listen")
@@ -169,22 +188,32 @@ def _print_arrival(a: listen.Arrival) -> None:
               help="Answer 500 to this share of requests, to watch retries.")
 @click.option("--forward-to", callback=_url, metavar="URL",
               help="POST each accepted event, same body and headers, to URL.")
-def listen_command(host: str, port: int, secret: str | None, fail_rate: float, forward_to: str | None) -> None:
-    """A local webhook endpoint: verify, print and answer each event, until Ctrl-C."""
-    app = listen.create_listener_app(secret, fail_rate, forward_to, _print_arrival)
+@click.option("--payload/--no-payload", default=True, show_default=True,
+              help="Print each event's JSON body under its line.")
+def listen_command(host: str, port: int, secret: str | None, fail_rate: float, forward_to: str | None,
+                   payload: bool) -> None:
+    """A local webhook endpoint: verify, print and answer each event, until Ctrl-C.
+
+    Point a merchant at it with PATCH /api/v1/merchant {"webhook_url": "http://127.0.0.1:4000/"} (or on the
+    dashboard's Webhooks page), and pass that merchant's webhook secret as --secret.
+    """
+    from .. import listen
+
+    app = listen.create_listener_app(secret, fail_rate, forward_to, lambda a: print_arrival(a, payload))
 
     def ready() -> None:
         checks = "verifying signatures" if secret else "signatures not checked without --secret"
-        console.print(f"listening on http://{host}:{port}/ ({checks}); Ctrl-C stops", highlight=False, soft_wrap=True)
+        console().print(f"listening on http://{host}:{port}/ ({checks}); Ctrl-C stops", highlight=False,
+                        soft_wrap=True)
 
-    _run(listen.run(app, host, port, ready))
+    run(listen.run(app, host, port, ready))
 
 
 # -- trigger ------------------------------------------------------------------------------------------------
 
-@main.command("trigger")
-@click.argument("event", type=click.Choice(trigger.EVENTS), metavar="EVENT")
-@click.option("--merchant", "api_key", default=TEST_MERCHANT["api_key"], show_default=True, metavar="KEY",
+@click.command("trigger")
+@click.argument("event", type=click.Choice(TRIGGER_EVENTS), metavar="EVENT")
+@click.option("--merchant", "api_key", default=TEST_API_KEY, show_default=True, metavar="KEY",
               help="The merchant's API key.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -194,21 +223,24 @@ def trigger_command(ctx: click.Context, event: str, api_key: str, as_json: bool)
     Creates an order and a UPI payment (and a full refund), processes them here, and prints the ids;
     the webhook, if the merchant has a URL, is sent by the running workers (paygate serve or worker).
     """
-    config = _config(ctx)
+    from .. import trigger
+
+    config = load_config(ctx)
 
     async def go():
         async with operator_services(config) as services:
             return await trigger.trigger(services, event, api_key)
 
-    result = _run_operation(go())
+    result = run_operation(go())
     if as_json:
-        click.echo(json.dumps(result))
+        print_json(result)
         return
-    console.print(f"[bold]{event}[/] fired (event {result['event_id']})", highlight=False)
+    out = console()
+    out.print(f"[bold]{event}[/] fired (event {result['event_id']})", highlight=False)
     for name in ("order", "payment", "refund"):
         if name in result:
-            console.print(f"  {name + ':':9} {result[name]['id']} ({result[name]['status']})", highlight=False)
+            out.print(f"  {name + ':':9} {result[name]['id']} ({result[name]['status']})", highlight=False)
     if result["delivery_id"]:
-        console.print(f"  webhook:  {result['delivery_id']} queued; running workers deliver it", highlight=False)
+        out.print(f"  webhook:  {result['delivery_id']} queued; running workers deliver it", highlight=False)
     else:
-        console.print("  webhook:  none (the merchant has no webhook_url)", highlight=False)
+        out.print("  webhook:  none (the merchant has no webhook_url)", highlight=False)
