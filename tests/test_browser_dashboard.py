@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -33,6 +34,9 @@ expect.set_options(timeout=15_000)
 KEY = "key_test_abc123"
 SECRET = "secret_test_xyz789"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots" / "dashboard"
+# Every page the router has a top-level route for: its navigation link's route and its page's marker.
+PAGES = [("overview", "overview"), ("payments", "payments"), ("refunds", "refunds"), ("orders", "orders"),
+         ("webhooks", "webhooks"), ("keys", "keys"), ("docs", "docs")]
 
 
 def tid(name: str) -> str:
@@ -189,8 +193,9 @@ async def test_sign_in_capture_and_refund_then_the_refund_and_its_webhook_show(
     await sign_in(page)
     await expect(page.locator(tid("overview"))).to_be_visible()
     await expect(page.locator(tid("merchant-name"))).to_have_text("Test Merchant")
-    [cookie] = await page.context.cookies()
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    assert set(cookies) == {"paygate_session"}
+    assert cookies["paygate_session"]["httpOnly"] and cookies["paygate_session"]["sameSite"] == "Strict"
 
     # Overview: the authorized payment counts as a success today (volume is what succeeded).
     await expect(page.locator(tid("overview-today-count-success"))).to_have_text("1")
@@ -435,10 +440,10 @@ async def test_signing_out_ends_the_session_and_the_pages_are_refused(browser, s
     assert await page.context.cookies() == []
 
     # The API refuses the page now, and a reload shows only the sign-in form.
-    for path in ("/api/v1/payments", f"/api/v1/payments/{payment['id']}", "/dashboard/api/overview",
-                 "/dashboard/api/session"):
+    for path in ("/api/v1/payments", f"/api/v1/payments/{payment['id']}", "/dashboard/api/overview"):
         status, body = await fetch_status(page, path)
         assert status == 401, (path, body)
+    assert await fetch_status(page, "/dashboard/api/session") == (200, {"signed_in": False})
     await page.reload()
     await expect(page.locator(tid("sign-in-form"))).to_be_visible()
     await expect(page.locator(tid("payment-detail"))).to_have_count(0)
@@ -744,3 +749,151 @@ async def test_recover_failed_since_sends_failed_deliveries_again(launching, ser
     await expect(row.locator(tid("delivery-code"))).to_have_text("200")
     assert len(receiver.requests) == 2
     assert errors(log) == [], log.errors
+
+
+def inside(box: dict, viewport: dict) -> bool:
+    return (box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+            and box["y"] + box["height"] <= viewport["height"])
+
+
+async def test_every_page_is_reached_through_the_visible_navigation_on_a_phone(browser, server, merchant):
+    page, log = await signed_in(browser, server, viewport=PHONE)
+    links = page.locator(f"{tid('nav')} a")
+    assert [await a.get_attribute("data-route") for a in await links.all()] == [r for r, _ in PAGES]
+    await shot(page, "phone-nav.png", full_page=False)
+    # Overview is shown after sign-in: visit the others, then come back to it.
+    for route, marker in PAGES[1:] + PAGES[:1]:
+        link = page.locator(tid(f"nav-{route}"))
+        await expect(link).to_be_visible()
+        # In sight as it is, before the click: a link one has to scroll (or guess) to reach does not count.
+        box = await link.bounding_box()
+        assert inside(box, PHONE), (route, box)
+        await link.click()
+        await expect(page.locator(tid(marker))).to_be_visible()
+        await expect(page.locator(tid("page-title"))).to_be_visible()
+        await expect(link).to_have_attribute("aria-current", "page")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], route
+    # Nothing of the navigation is hidden past an edge, so nothing needs a sideways scroll to find.
+    assert await page.locator(f"{tid('nav')} ul").evaluate("u => u.scrollWidth <= u.clientWidth")
+    assert errors(log) == [], log.errors
+
+
+async def test_a_signed_out_load_logs_no_console_error(launching, serve, merchant):
+    """A signed-out page asks whether it is signed in and is told so with a 200: Chromium logs every 401 as a
+    console error, whatever the page does with it."""
+    server = await serve(PAYGATE_DASHBOARD__IDLE_TIMEOUT="3")
+    browser = (await launching)[1]
+    context = await browser.new_context(viewport=DESKTOP, locale="en-US")
+
+    async def load():
+        page = await context.new_page()
+        seen = SimpleNamespace(errors=[])
+        page.on("console", lambda message: message.type == "error" and seen.errors.append(message.text))
+        page.on("pageerror", lambda error: seen.errors.append(str(error)))
+        await page.goto(f"{server.base_url}/dashboard/")
+        return page, seen
+
+    async def signed_out_quietly(page, seen):
+        await expect(page.locator(tid("sign-in-form"))).to_be_visible()
+        await page.wait_for_load_state("networkidle")
+        assert seen.errors == []
+
+    first, seen = await load()  # a browser that never signed in
+    await signed_out_quietly(first, seen)
+    await shot(first, "signed-out-first-load.png")
+
+    await sign_in(first)  # another tab of the same browser is signed in at once
+    await expect(first.locator(tid("overview"))).to_be_visible()
+    second, seen = await load()
+    await expect(second.locator(tid("overview"))).to_be_visible()
+    assert seen.errors == []
+
+    await second.locator(tid("sign-out-button")).click()  # signed out: a reload shows the form
+    await expect(second.locator(tid("sign-in-form"))).to_be_visible()
+    seen.errors.clear()
+    await second.reload()
+    await signed_out_quietly(second, seen)
+
+    await sign_in(second)  # signed in again, the tabs closed and the idle time let pass
+    await expect(second.locator(tid("overview"))).to_be_visible()
+    await first.close()
+    await second.close()
+    await asyncio.sleep(3.5)
+    third, seen = await load()
+    await signed_out_quietly(third, seen)
+    assert (await fetch_status(third, "/api/v1/merchant"))[0] == 401  # and the server agrees
+    await context.close()
+
+
+async def test_a_failed_payment_says_why_in_the_payments_list(browser, server, api, merchant):
+    headers = merchant["headers"]
+    fine = await authorized_payment(api, headers)
+    order = await create_order(api, headers)
+    declined = await wait_final(api, headers, (await pay(api, headers, order["id"], number="4000000000000002"))["id"])
+    assert declined["status"] == "failed" and declined["error_description"], declined
+
+    page, log = await signed_in(browser, server)
+    await page.locator(tid("nav-payments")).click()
+    failed_row = page.locator(f"{tid('payment-row')}[data-id='{declined['id']}']")
+    await expect(failed_row.locator(tid("payment-error"))).to_have_text(declined["error_description"])
+    await expect(page.locator(f"{tid('payment-row')}[data-id='{fine['id']}'] {tid('payment-error')}")).to_have_count(0)
+    await shot(page, "payments-failed-reason.png")
+    # The order's own list of payments says it too.
+    await goto(page, f"#/orders/{order['id']}", "order-detail")
+    await expect(page.locator(f"{tid('order-payment-row')} {tid('payment-error')}")).to_have_text(
+        declined["error_description"])
+
+    # On a phone the stacked row keeps the reason, inside the screen.
+    await page.set_viewport_size(PHONE)
+    await page.locator(tid("nav-payments")).click()
+    reason = failed_row.locator(tid("payment-error"))
+    await expect(reason).to_be_visible()
+    box = await reason.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    await failed_row.scroll_into_view_if_needed()
+    await shot(page, "phone-payments-failed-reason.png", full_page=False)
+    assert errors(log) == [], log.errors
+
+
+async def test_the_overview_chart_shows_amounts_as_money_legibly(browser, server, api, merchant):
+    headers = merchant["headers"]
+    for amount in (250000, 109100):  # INR 3,591.00 in all
+        order = await create_order(api, headers, amount=amount)
+        paid = await wait_final(api, headers, (await pay(api, headers, order["id"]))["id"])
+        assert paid["status"] == "success", paid
+
+    page, log = await signed_in(browser, server)
+    today = page.locator(tid("chart-value")).last
+    # As the rest of the dashboard writes money: the summary card above says the same.
+    await expect(today).to_have_text("INR 3,591.00")
+    await expect(page.locator(tid("overview-today-volume-INR"))).to_have_text("INR 3,591.00")
+    await expect(page.locator(tid("chart-value")).first).to_have_text("INR 0.00")
+    await expect(page.locator(tid("chart-bar")).last).to_have_attribute("data-volume", "359100")
+    figure = page.locator(".chart-figure")
+
+    for viewport, name in ((DESKTOP, "overview-chart.png"), (PHONE, "phone-overview-chart.png")):
+        await page.set_viewport_size(viewport)
+        await figure.scroll_into_view_if_needed()
+        # Real text at a readable size, whatever the width, and inside the screen beside its bar.
+        size = await today.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+        assert size >= 14, (name, size)
+        label = await today.bounding_box()
+        bar = await page.locator(tid("chart-bar")).last.bounding_box()
+        assert label["height"] >= 14 and label["x"] + label["width"] <= viewport["width"], (name, label)
+        assert bar["x"] + bar["width"] <= label["x"], (name, bar, label)
+        assert await page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], name
+        await figure.screenshot(path=str(SCREENSHOTS / name))
+    assert errors(log) == [], log.errors
+
+
+async def test_the_sign_in_card_is_centred(browser, server):
+    page, log = await open_dashboard(browser, server)
+    form = page.locator(tid("sign-in-form"))
+    for viewport, name in ((DESKTOP, "sign-in-centred.png"), (PHONE, "phone-sign-in-centred.png")):
+        await page.set_viewport_size(viewport)
+        await expect(form).to_be_visible()
+        box = await form.bounding_box()
+        middle = await page.evaluate("document.documentElement.clientWidth") / 2
+        assert abs(box["x"] + box["width"] / 2 - middle) <= 2, (name, box, middle)
+        await shot(page, name)
+    assert log.errors == []

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from .. import appkeys, crypto, sessions
 from ..auth import check_credentials
-from ..errors import UnsupportedMediaType
+from ..errors import Unauthorized, UnsupportedMediaType
 from ..operations import merchants as merchant_ops
 from ..operations.overview import overview as overview_of
 from ..operations.webhooks import endpoint_view
@@ -57,7 +57,8 @@ async def asset(request: web.Request) -> web.FileResponse:
 
 async def _session_view(request: web.Request, who: dict) -> web.Response:
     svc = services(request)
-    return respond({"merchant": endpoint_view(svc, who), "csrf_token": await sessions.csrf_token(request),
+    return respond({"signed_in": True, "merchant": endpoint_view(svc, who),
+                    "csrf_token": await sessions.csrf_token(request),
                     "idle_timeout": int(svc.config.dashboard.idle_timeout)})
 
 
@@ -82,7 +83,13 @@ async def sign_in(request: web.Request) -> web.Response:
 
 @routes.get(f"{BASE}/api/session")
 async def current(request: web.Request) -> web.Response:
-    return await _session_view(request, await merchant(request))
+    """The signed-in merchant, or ``{"signed_in": false}``: a page asking whether it is signed in has made no
+    error (a 401 here would be logged in the browser's console on every signed-out first load)."""
+    try:
+        who = await merchant(request)
+    except Unauthorized:
+        return respond({"signed_in": False})
+    return await _session_view(request, who)
 
 
 @routes.delete(f"{BASE}/api/session")

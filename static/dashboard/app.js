@@ -286,7 +286,7 @@ function touch() {
   if (seconds > 0) {
     // The server decides; this only asks it once the idle time is up, so the form shows promptly.
     state.idleTimer = setTimeout(() => {
-      api("GET", "/dashboard/api/session").catch(() => {});
+      api("GET", "/dashboard/api/session").then((s) => { if (!s.signed_in) sessionEnded(); }).catch(() => {});
     }, (seconds + 1) * 1000);
   }
 }
@@ -531,7 +531,11 @@ function summaryCard(title, s, testId) {
     counts);
 }
 
-/** Bars of volume per day as inline SVG (one currency: the one with the most volume). */
+/**
+ * Volume per day (one currency: the one with the most volume), a row per day: day, bar, amount.
+ * The day and the amount are HTML text, not text inside a scaled SVG, so they keep their size on a
+ * phone; only the bar is SVG, sized in percent of its row.
+ */
 function chart(daily) {
   const totals = {};
   for (const day of daily) {
@@ -541,34 +545,22 @@ function chart(daily) {
   const others = Object.keys(totals).filter((c) => c !== currency);
   const values = daily.map((day) => (day.volume || {})[currency] || 0);
   const max = Math.max(1, ...values);
-  const width = 700;
-  const height = 240;
-  const top = 24;
-  const bottom = 40;
-  const plot = height - top - bottom;
-  const slot = width / Math.max(1, daily.length);
   const titleId = uid("chart-title");
   const descId = uid("chart-desc");
   const summary = daily.map((day, i) => `${day.date}: ${money(values[i], currency)}`).join("; ");
-  const graphic = svg("svg", {
-    viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": `${titleId} ${descId}`,
-    class: "chart", preserveAspectRatio: "xMidYMid meet", ...tid("overview-chart"),
-  },
-  svg("title", { id: titleId }, `Volume per day in ${currency}, last ${daily.length} days`),
-  svg("desc", { id: descId }, summary),
-  svg("line", { x1: 0, y1: top + plot, x2: width, y2: top + plot, class: "axis" }));
+  const graphic = el("ol", { class: "chart", role: "img", "aria-labelledby": `${titleId} ${descId}`, ...tid("overview-chart") });
   daily.forEach((day, i) => {
-    const h = values[i] ? Math.max(2, Math.round((values[i] / max) * plot)) : 0;
-    const x = Math.round(i * slot + slot * 0.2);
-    const w = Math.round(slot * 0.6);
+    // A day with any volume gets a sliver of bar at least, so it never reads as nothing.
+    const share = values[i] ? Math.max(0.5, (values[i] / max) * 100) : 0;
     const label = new Date(`${day.date}T00:00:00Z`).toLocaleDateString("en-GB", { weekday: "short", day: "numeric", timeZone: "UTC" });
-    graphic.append(
-      svg("rect", { x, y: top + plot - h, width: w, height: h, class: "bar", rx: 3,
-        "data-date": day.date, "data-volume": values[i], ...tid("chart-bar") },
-      svg("title", {}, `${day.date}: ${money(values[i], currency)}, ${day.count} payments`)),
-      svg("text", { x: x + w / 2, y: top + plot - h - 6, "text-anchor": "middle", class: "bar-value" },
-        values[i] ? majorString(values[i], currency) : ""),
-      svg("text", { x: x + w / 2, y: height - 14, "text-anchor": "middle", class: "bar-label" }, label));
+    graphic.append(el("li", { class: "chart-row", "data-date": day.date, ...tid("chart-day") },
+      el("span", { class: "bar-label" }, label),
+      svg("svg", { class: "bar-track", focusable: "false" },
+        svg("rect", { width: "100%", height: "100%", rx: 3, class: "track" }),
+        svg("rect", { width: `${share.toFixed(2)}%`, height: "100%", rx: 3, class: "bar",
+          "data-date": day.date, "data-volume": values[i], ...tid("chart-bar") },
+        svg("title", {}, `${day.date}: ${money(values[i], currency)}, ${day.count} payments`))),
+      el("span", { class: values[i] ? "bar-value" : "bar-value zero", ...tid("chart-value") }, money(values[i], currency))));
   });
   // The same numbers as text: a table, for screen readers and for anyone who wants exact figures.
   const columns = ["Date", `Volume (${currency})`, "Payments"];
@@ -579,6 +571,9 @@ function chart(daily) {
   return el("figure", { class: "panel chart-figure" },
     el("figcaption", {}, `Volume per day (${currency})`,
       others.length ? el("span", { class: "muted" }, ` · also taken: ${others.join(", ")}`) : ""),
+    // The chart's name and description for screen readers (hidden text still names it).
+    el("span", { id: titleId, hidden: true }, `Volume per day in ${currency}, last ${daily.length} days`),
+    el("span", { id: descId, hidden: true }, summary),
     graphic, alternative);
 }
 
@@ -644,7 +639,7 @@ async function renderPayments({ params }) {
   ], "payments-filter");
   const columns = ["Payment", "Amount", "Status", "Method", "Captured", "Refunded", "Created"];
   const rows = result.data.map((p) => row(columns, [
-    linkTo("payments", p.id), money(p.amount, p.currency), statusBadge(p.status), methodText(p),
+    linkTo("payments", p.id), money(p.amount, p.currency), paymentStatus(p), methodText(p),
     p.captured ? money(p.amount_captured, p.currency) : "—",
     p.amount_refunded ? money(p.amount_refunded, p.currency) : "—", when(p.created_at),
   ], { "data-id": p.id, ...tid("payment-row") }));
@@ -652,6 +647,13 @@ async function renderPayments({ params }) {
     result.data.length ? tableWrap("Payments", table(columns, rows, "payments-table"), "payments-table-wrap")
       : el("p", { class: "empty", ...tid("payments-empty") }, "No payments match."),
     pager("/payments", params, result, "payments"));
+}
+
+/** A list row's status: the badge and, for a failed payment, why it failed. */
+function paymentStatus(p) {
+  const reason = p.status === "failed" ? p.error_description || p.error_code : "";
+  return el("span", { class: "status-cell" }, statusBadge(p.status),
+    reason ? el("span", { class: "row-error", ...tid("payment-error") }, reason) : "");
 }
 
 function methodText(p) {
@@ -901,7 +903,7 @@ async function renderOrder({ id }) {
     ], "order-fields"),
     el("h2", {}, "Payments"),
     list.length ? tableWrap("Payments of this order", table(columns, list.map((p) => row(columns, [
-      linkTo("payments", p.id), money(p.amount, p.currency), statusBadge(p.status), methodText(p), when(p.created_at),
+      linkTo("payments", p.id), money(p.amount, p.currency), paymentStatus(p), methodText(p), when(p.created_at),
     ], { "data-id": p.id, ...tid("order-payment-row") })), "order-payments"), "order-payments-wrap")
       : el("p", { class: "empty", ...tid("order-payments-empty") }, "No payments yet."));
 }
@@ -1273,8 +1275,17 @@ async function renderDocs({ id }) {
   }
   const toc = el("nav", { class: "toc", "aria-label": "API sections", ...tid("docs-toc") },
     el("ul", {}, [...byTag.keys()].map((tag) => el("li", {}, el("a", { href: `#/docs/${encodeURIComponent(tag)}` }, tag)))));
+  // The description's Markdown table of test cards is drawn as a real table from its data, x-test-instruments.
+  const info = doc.info || {};
+  const instruments = Array.isArray(info["x-test-instruments"]) ? info["x-test-instruments"] : [];
+  const cardColumns = ["Method", "Card number or UPI id", "Outcome", "Error code"];
+  const testCards = tableWrap("Test cards and UPI ids", table(cardColumns, instruments.map((t) => row(cardColumns,
+    [t.method === "upi" ? "UPI" : "Card", code(t.value), t.outcome, t.error_code ? code(t.error_code) : "—"],
+    { ...tid("docs-test-card"), "data-value": t.value })), "docs-test-cards"), null);
+  const description = String(info.description || "").split("\n\n").filter(Boolean).map((block, i) =>
+    (block.startsWith("|") && instruments.length ? testCards : prose(block, "p", i ? {} : { class: "lead" })));
   const section = el("section", tid("docs"), heading(doc.info ? `${doc.info.title} ${doc.info.version || ""}`.trim() : "API docs"),
-    doc.info && doc.info.description ? prose(doc.info.description, "p", { class: "lead" }) : "",
+    description,
     el("p", { class: "muted" }, "Examples use your API key; put your secret in the ", code("PAYGATE_API_SECRET"),
       " environment variable first (", code("read -rs PAYGATE_API_SECRET && export PAYGATE_API_SECRET"),
       "). Every write accepts an Idempotency-Key."),
@@ -1412,13 +1423,14 @@ async function start() {
   }
   let session = null;
   try {
+    // 200 either way: {"signed_in": false} without a session, so a signed-out load logs no error.
     const response = await fetch("/dashboard/api/session", { credentials: "same-origin", cache: "no-store",
       headers: { Accept: "application/json" } });
     if (response.ok) session = await response.json();
   } catch (err) {
     session = null;
   }
-  if (session) {
+  if (session && session.signed_in) {
     enterSession(session);
     if (!location.hash.startsWith("#/")) history.replaceState(null, "", "#/overview");
     route();
