@@ -13,6 +13,8 @@ and SIGTERM), by PID. All traffic goes to 127.0.0.1. Figures:
 5f. the stack's floor: the same two statements behind one aiohttp POST route (``bench.floor``), served as
    paygate serves; without a target, it shows how much of the baseline any create-payment request can reach
 6. ``paygate serve --processes N`` against N = 1, when the option exists
+7. how quickly the ``paygate`` command answers: ``--help``, each subcommand's ``--help`` and ``status --json``,
+   median wall and CPU time of new processes (``bench.cli``; runs first, while the machine is quiet)
 
 They run in the order 5, 5f, 1, 2, 6, 3b (the end-to-end path at 10 payments/s: a reference without target, full
 run only), 4, 3, so that no phase queues behind another's backlog: after phase 1 the bench waits (bounded) for
@@ -60,6 +62,7 @@ from paygate.queue import PAYMENTS, Dispatcher
 from paygate.seed import TEST_MERCHANT, seed_test_merchant
 from paygate.storage import events
 
+from . import cli as cli_bench
 from .load import LoopLag, closed_loop, ms, percentile
 from .profile import Recording, print_summary, py_spy
 from .receiver import Receiver
@@ -98,12 +101,15 @@ class Plan:
     reference_duration: float  # the end-to-end path at REFERENCE_RATE (0: not measured)
     delivery_timeout: float
     budget: float  # seconds for the whole run; waits are cut and phases skipped to stay within it
+    cli_subcommand_runs: int  # runs of each subcommand's --help (paygate --help and status --json: cli.RUNS)
 
 
 FULL = Plan(duration=30, floor_duration=10, warmup=2, e2e_duration=20, deliveries=10_000, drain_timeout=30,
-            e2e_grace=15, reference_duration=6, delivery_timeout=60, budget=252)
+            e2e_grace=15, reference_duration=6, delivery_timeout=60, budget=252,
+            cli_subcommand_runs=3)
 QUICK = Plan(duration=5, floor_duration=3, warmup=0.5, e2e_duration=5, deliveries=1_000, drain_timeout=2,
-             e2e_grace=4, reference_duration=0, delivery_timeout=10, budget=50)
+             e2e_grace=4, reference_duration=0, delivery_timeout=10, budget=50,
+             cli_subcommand_runs=1)
 
 
 def payment_body(order_id: str) -> bytes:
@@ -653,6 +659,12 @@ async def run(bench: Bench) -> None:
             await cur.execute("SHOW server_version")
             results["machine"]["postgres"] = (await cur.fetchone())[0]
         bench.mark("services up")
+        bench.mark("7. CLI start-up")
+        console.print(f"[bold]7. CLI start-up[/] paygate --help and status --json, median of {cli_bench.RUNS}")
+        cli_env = {**os.environ, "PAYGATE_DATABASE__URL": bench.database_url, "PAYGATE_REDIS__URL": bench.redis_url}
+        phases["cli"] = await asyncio.to_thread(cli_bench.run, cli_bench.RUNS, cli_env, True, plan.cli_subcommand_runs)
+        console.print(f"   --help {phases['cli']['help']['wall_s']} s, status --json "
+                      f"{phases['cli']['status_json']['wall_s']} s")
         server = await bench.start_server()
         bench.mark("serve ready")
         console.print(f"paygate serve pid {server.pid} on {server.base_url}; receiver on {receiver.url}")
@@ -836,6 +848,17 @@ def figures(results: dict) -> list[tuple[str, str, str, bool | None]]:
     else:
         figs["multiprocess_gain"] = None
         rows.append((f"gain of serve --processes {os.cpu_count()} vs 1", "not available", "", None))
+
+    cli = p.get("cli", {})
+    for key, label, target in (("help", "paygate --help, median of runs", "help_s"),
+                               ("slowest_subcommand_help", "  slowest subcommand --help", "help_s"),
+                               ("status_json", "paygate status --json, median of runs", "status_s")):
+        r = cli.get(key)
+        if r:
+            t = cli_bench.TARGETS[target]
+            add(f"cli_{key}_s", label if key != "slowest_subcommand_help" else f"{label} ({r['command']})",
+                r["wall_s"], " s", f"≤ {t:g} s", r["wall_s"] <= t)
+            add(f"cli_{key}_cpu_s", "    CPU of it", r["cpu_s"], " s")
 
     # Where the time goes: CPU and round trips per operation hold steadier than rates on a shared machine.
     rows.append(("", "", "", None))
