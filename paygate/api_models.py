@@ -272,12 +272,25 @@ class CheckoutMerchant(Shape):
     name: str
 
 
+class TestInstrument(Shape):
+    """A magic test input of the simulator (paygate/processors/testcards.py)."""
+
+    __test__ = False  # its name starts with Test: keep pytest from collecting it where it is imported
+
+    method: Method
+    value: str = Field(description="the card number or UPI id", examples=["4000000000000002"])
+    outcome: str = Field(description="what happens, for people", examples=["Declined by the issuer"])
+    error_code: str | None = Field(description="the payment's error code (for refundfail@paygate, its refunds')",
+                                   examples=["CARD_DECLINED"])
+
+
 class CheckoutOrder(Shape):
     """What the hosted page may know of an order."""
 
     order: CheckoutOrderSummary
     merchant: CheckoutMerchant
     payable: bool
+    test_instruments: list[TestInstrument] = absent()  # only for a test key (key_test_…)
 
 
 class CheckoutPayment(Shape):

@@ -67,5 +67,10 @@ class ServiceUnavailable(PaygateError):
     status, code = 503, "SERVICE_UNAVAILABLE"
 
 
+def no_such(kind: str, object_id: str, *, field: str = "id") -> NotFound:
+    """The 404 for an id that names nothing of this merchant's: the kind of object in words, the id quoted."""
+    return NotFound(f"no {kind} {object_id!r}", field=field)
+
+
 class StartupError(Exception):
     """A command cannot start (a service is unreachable, the schema is wrong); one line for the operator."""

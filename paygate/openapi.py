@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import __version__, api_models, schemas
+from .processors import testcards
 
 API = "/api/v1"
 Auth = Literal["merchant", "public", "none"]
@@ -252,10 +253,12 @@ def _ops() -> tuple[Operation, ...]:
                   {**DELIVERY, "status": "pending", "next_retry_at": LATER}),
         # public checkout
         Operation("GET", f"{API}/checkout/orders/{{id}}", "getCheckoutOrder", "Read an order for checkout",
-                  "What the hosted page shows: amount, merchant name, whether it can still be paid.", "Checkout",
+                  "What the hosted page shows: amount, merchant name, whether it can still be paid; with a test "
+                  "key (`key_test_…`), also `test_instruments`, the simulator's test cards and UPI ids.", "Checkout",
                   "public", 200, a.CheckoutOrder, (404, 429),
                   {"order": {"id": ORDER_ID, "amount": 50000, "currency": "INR", "amount_display": "500.00",
-                             "status": "created"}, "merchant": {"name": "Test Merchant"}, "payable": True},
+                             "status": "created"}, "merchant": {"name": "Test Merchant"}, "payable": True,
+                   "test_instruments": testcards.as_json()},
                   query=(_key("order"),)),
         Operation("POST", f"{API}/checkout/payments", "createCheckoutPayment", "Pay an order from checkout",
                   "The key travels in the body; amount and currency are the order's. Answers status only.",
@@ -305,12 +308,15 @@ ERRORS = {
           {"code": "CSRF_TOKEN_INVALID", "field": "X-CSRF-Token",
            "description": "this request needs the session's X-CSRF-Token header"}),
     404: ("NotFound", "No such object for this merchant (or, at checkout, for this key).",
-          {"code": "NOT_FOUND_ERROR", "description": f"no payment {PAYMENT_ID}", "field": "id"}),
+          {"code": "NOT_FOUND_ERROR", "description": f"no payment '{PAYMENT_ID}'", "field": "id"}),
     409: ("IdempotencyInFlight", "A request with this Idempotency-Key is still running; retry after Retry-After.",
           {"code": "IDEMPOTENCY_ERROR", "field": "Idempotency-Key",
            "description": "a request with Idempotency-Key 'k1' is still being processed; retry shortly"}),
     413: ("PayloadTooLarge", "The body is larger than 1 MiB.",
           {"code": "PAYLOAD_TOO_LARGE", "description": "request body is larger than 1 MiB"}),
+    415: ("UnsupportedMediaType", "A body sent without `Content-Type: application/json`.",
+          {"code": "UNSUPPORTED_MEDIA_TYPE", "field": "Content-Type",
+           "description": "Content-Type must be application/json"}),
     422: ("IdempotencyMismatch", "This Idempotency-Key was used for a different request.",
           {"code": "IDEMPOTENCY_ERROR", "field": "Idempotency-Key",
            "description": "Idempotency-Key 'k1' was used with a different request; use a new key for a new request"}),
@@ -362,7 +368,8 @@ def _responses(op: Operation) -> dict:
                "headers": _headers(op, op.status), "content": _json(_ref(op.response), op.example_response)}
     responses = {str(op.status): success}
     writes_by_session = {403} if op.auth == "merchant" and op.method != "GET" else set()
-    for status in sorted({*op.errors, *writes_by_session, 500}):
+    json_body = {415} if op.request is not None else set()  # a body not sent as application/json
+    for status in sorted({*op.errors, *writes_by_session, *json_body, 500}):
         if status in ERRORS:
             name = ERRORS[status][0]
             if op.auth == "public" or status in RETRY_AFTER or op.idempotent:
@@ -450,6 +457,12 @@ def _components() -> dict:
     }
 
 
+# Leads into the Markdown table in info.description; info["x-test-instruments"] holds the same rows as data.
+TEST_CARDS_NOTE = ("Test cards and UPI ids: with a test key these inputs decide the outcome (cards with any future "
+                   "expiry and any 3-digit CVV); any other card number or UPI id is approved at the rate "
+                   "`processor.success_rate`.")
+
+
 def _build() -> dict:
     paths: dict[str, dict] = {}
     for op in operations():
@@ -465,7 +478,10 @@ def _build() -> dict:
                            "Checkout endpoints take the public key alone, as `key`. Money is an integer in the "
                            "currency's minor unit; timestamps are ISO 8601 UTC. Every error is "
                            "`{\"error\": {\"code\", \"description\", \"field\"?, \"request_id\"}}` and every "
-                           "answer carries X-Request-Id. Bodies over 1 MiB get 413.",
+                           "answer carries X-Request-Id. A body is JSON sent with `Content-Type: application/json` "
+                           "(else 415); bodies over 1 MiB get 413."
+                           "\n\n" + TEST_CARDS_NOTE + "\n\n" + testcards.markdown(),
+            "x-test-instruments": testcards.as_json(),
         },
         "servers": [{"url": "/"}],
         "security": SECURITY["merchant"],

@@ -174,6 +174,7 @@
     $("amount").textContent = amountText;
     document.title = merchantName ? "Pay " + merchantName : "Checkout";
     $("test-mode").hidden = key.indexOf("key_test_") !== 0;
+    showTestCards(data.test_instruments);
     var payer = [params.get("email"), params.get("contact")].filter(Boolean).join(" · ");
     $("payer").textContent = payer;
     $("payer").hidden = !payer;
@@ -211,6 +212,49 @@
     } catch (err) {
       return display + " " + o.currency;
     }
+  }
+
+  // ---- test mode: the simulator's test cards and UPI ids ------------------------------------
+  // The list comes with the order, and only for a test key, from paygate's one table of them.
+
+  function showTestCards(instruments) {
+    if (!Array.isArray(instruments) || !instruments.length) return;
+    var list = $("test-card-list");
+    instruments.forEach(function (t) {
+      var value = document.createElement("span");
+      value.className = "test-card-value";
+      value.textContent = t.method === "card" ? groupCard(t.value) : t.value;
+      var outcome = document.createElement("span");
+      outcome.className = "test-card-outcome";
+      outcome.textContent = t.outcome + (t.error_code ? " · " + t.error_code : "");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "test-card";
+      button.setAttribute("data-test-id", "test-card-" + t.value);
+      button.append(value, outcome);
+      button.addEventListener("click", function () { useTestInstrument(t); });
+      var item = document.createElement("li");
+      item.append(button);
+      list.append(item);
+    });
+    $("test-cards").hidden = false;
+  }
+
+  // Fill in the form as a shopper would, so that only Pay is left to press.
+  function useTestInstrument(t) {
+    selectMethod(t.method, false);
+    if (t.method === "upi") {
+      $("vpa").value = t.value;
+    } else {
+      numberInput.value = t.value;
+      numberInput.dispatchEvent(new Event("input")); // grouping and brand, as when typed
+      monthInput.value = "12";
+      yearInput.value = ("0" + ((new Date().getFullYear() + 3) % 100)).slice(-2);
+      cvvInput.value = isAmex(t.value) ? "1234" : "123";
+      if (!$("card-name").value.trim()) $("card-name").value = "Test Shopper";
+    }
+    METHOD_FIELDS[t.method].forEach(function (name) { setFieldError(name, ""); });
+    payButton.focus();
   }
 
   // ---- method tabs (WAI-ARIA tabs, automatic activation) -----------------------------------

@@ -27,6 +27,7 @@ from .browser import (
     open_page,
     screenshot_path,
 )
+from .test_test_cards import live_merchant
 
 pytestmark = pytest.mark.browser
 # Payments go through paygate's real workers; give them room on a busy machine.
@@ -426,3 +427,51 @@ async def test_a_shopper_can_pay_with_the_keyboard_alone(browser, sites, api, me
     await page.screenshot(path=screenshot_path("hosted-success.png"))
     gaps = [b - a for a, b in itertools.pairwise(polls)]
     assert len(polls) >= 4 and all(0.4 <= gap < 3 for gap in gaps), gaps
+
+
+async def test_the_test_cards_hint_fills_the_form_and_a_test_card_pays(browser, sites, api, merchant):
+    order_id = await new_order(api, merchant)
+    page, log = await open_page(browser, f"{sites.paygate}/checkout?order_id={order_id}&key={KEY}", PHONE)
+    hint = page.locator(tid("test-cards-hint"))
+    await expect(hint).to_be_visible()
+    declined = page.locator('[data-test-id="test-card-4000000000000002"]')
+    await expect(declined).to_be_hidden()  # closed until asked for
+    await hint.locator("summary").click()
+    await expect(declined).to_contain_text("CARD_DECLINED")
+    await expect(page.locator('[data-test-id="test-card-failure@paygate"]')).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.screenshot(path=screenshot_path("hosted-test-cards-360.png"), full_page=True)
+
+    # A UPI id switches the method; a card switches back and fills every card field.
+    await page.locator('[data-test-id="test-card-failure@paygate"]').click()
+    await expect(page.locator(tid("method-upi-tab"))).to_have_attribute("aria-selected", "true")
+    await expect(page.locator(tid("vpa-input"))).to_have_value("failure@paygate")
+    await declined.click()
+    await expect(page.locator(tid("method-card-tab"))).to_have_attribute("aria-selected", "true")
+    await expect(page.locator(tid("card-number-input"))).to_have_value("4000 0000 0000 0002")
+    await expect(page.locator(tid("card-expiry-month-input"))).to_have_value("12")
+    year = await page.locator(tid("card-expiry-year-input")).input_value()
+    assert 2000 + int(year) > time.gmtime().tm_year
+    await expect(page.locator(tid("card-cvv-input"))).to_have_value("123")
+    await expect(page.locator(tid("card-name-input"))).to_have_value("Test Shopper")
+    await expect(page.locator(tid("pay-button"))).to_be_focused()  # only Pay is left
+
+    await page.locator('[data-test-id="test-card-4242424242424242"]').click()
+    await expect(page.locator(tid("card-number-input"))).to_have_value("4242 4242 4242 4242")
+    await page.locator(tid("pay-button")).click()
+    await expect(page.locator(tid("success-state"))).to_be_visible()
+    payments = await (await api.get(f"/api/v1/orders/{order_id}/payments", headers=merchant["headers"])).json()
+    assert len(payments["data"]) == 1
+    paid = await wait_final(api, merchant["headers"], payments["data"][0]["id"])
+    assert (paid["status"], paid["method"], paid["card"]["last4"]) == ("success", "card", "4242")
+    assert log.errors == []
+
+
+async def test_the_test_cards_hint_is_absent_for_a_live_key(browser, sites, api, pool):
+    live = await live_merchant(pool)
+    order_id = await new_order(api, live)
+    page, _ = await open_page(browser, f"{sites.paygate}/checkout?order_id={order_id}&key={live['api_key']}")
+    await expect(page.locator(tid("pay-button"))).to_be_visible()
+    await expect(page.locator(tid("test-cards-hint"))).to_be_hidden()
+    await expect(page.locator("[data-test-id^=test-card-]")).to_have_count(0)
+    await expect(page.locator("#test-mode")).to_be_hidden()

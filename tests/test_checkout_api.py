@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from paygate.processors import testcards
 from paygate.verify import checkout_signature, verify_checkout_signature
 
 from .api import card, create_order, wait_final
@@ -27,6 +28,7 @@ async def test_the_hosted_page_reads_an_order_with_the_key_alone(client, merchan
                   "status": "created"},
         "merchant": {"name": "Test Merchant"},
         "payable": True,
+        "test_instruments": testcards.as_json(),  # a test key; see tests/test_test_cards.py
     }
 
 

@@ -90,6 +90,8 @@ def test_every_operation_is_described_and_documents_its_errors(op):
         assert "404" in responses, "an unknown id (or key) is not found"
     if op.method in ("POST", "PATCH"):
         assert {"400", "413"} <= set(responses), "a bad or oversized body"
+    if op.request is not None:
+        assert "415" in responses, "a body not sent as application/json"
     if op.idempotent:
         assert {"409", "422"} <= set(responses)
         assert {"$ref": "#/components/parameters/IdempotencyKey"} in built["parameters"]

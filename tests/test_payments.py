@@ -58,7 +58,9 @@ async def test_order_status_follows_its_payments(worker_client, merchant):
     resp = await worker_client.post("/api/v1/payments", headers=headers, json={
         "order_id": order["id"], "method": "upi", "vpa": "success@paygate"})
     assert resp.status == 400
-    assert (await resp.json())["error"]["code"] == "ORDER_ALREADY_PAID"
+    error = (await resp.json())["error"]
+    # the order was named in the body, so its field is the one to blame
+    assert (error["code"], error["field"]) == ("ORDER_ALREADY_PAID", "order_id")
 
 
 async def test_two_pending_payments_on_one_order_never_both_succeed(client, make_app, aiohttp_client, merchant):
@@ -130,8 +132,18 @@ async def test_capture_before_success_is_refused(client, merchant):
     pending = await pay(client, headers, order["id"])  # no workers: stays pending
     status, body = await _capture(client, headers, pending["id"])
     assert status == 400
-    assert body["error"]["code"] == "PAYMENT_NOT_CAPTURABLE"
+    assert (body["error"]["code"], body["error"].get("field")) == ("PAYMENT_NOT_CAPTURABLE", None)
     assert "pending" in body["error"]["description"]
+
+
+async def test_an_unknown_payment_is_not_found_in_words(client, merchant):
+    for payment_id in ("pay_nope", "pay_Zz9qZz9qZz9qZz9q"):  # not an id at all; an id of no payment
+        resp = await client.get(f"/api/v1/payments/{payment_id}", headers=merchant["headers"])
+        error = (await resp.json())["error"]
+        assert (resp.status, error["code"], error["field"]) == (404, "NOT_FOUND_ERROR", "id")
+        assert error["description"] == f"no payment '{payment_id}'"
+        status, body = await _capture(client, merchant["headers"], payment_id)
+        assert (status, body["error"]["description"]) == (404, f"no payment '{payment_id}'")
 
 
 async def test_capture_of_a_failed_payment_is_refused(worker_client, merchant):

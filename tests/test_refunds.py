@@ -84,7 +84,8 @@ async def test_refund_of_a_pending_payment_is_refused(client, merchant):
     pending = await pay(client, headers, (await create_order(client, headers))["id"])  # no workers: stays pending
     status, body = await _refund(client, headers, pending["id"])
     assert status == 400
-    assert (body["error"]["code"], body["error"]["field"]) == ("PAYMENT_NOT_REFUNDABLE", "payment_id")
+    # about the payment's state, not a field: the payment's id is in the path, not the body
+    assert (body["error"]["code"], body["error"].get("field")) == ("PAYMENT_NOT_REFUNDABLE", None)
     assert "pending" in body["error"]["description"]
 
 
@@ -99,7 +100,33 @@ async def test_refunds_of_failed_and_uncaptured_payments_are_refused(worker_clie
     for payment in (failed, uncaptured):
         status, body = await _refund(worker_client, headers, payment["id"])
         assert status == 400, payment
-        assert (body["error"]["code"], body["error"]["field"]) == ("PAYMENT_NOT_REFUNDABLE", "payment_id")
+        assert (body["error"]["code"], body["error"].get("field")) == ("PAYMENT_NOT_REFUNDABLE", None), body
+
+
+async def test_a_full_refund_of_a_fully_refunded_payment_blames_no_field(worker_client, merchant):
+    headers = merchant["headers"]
+    payment = await _captured_payment(worker_client, headers)
+    assert (await _refund(worker_client, headers, payment["id"]))[0] == 201
+
+    status, body = await _refund(worker_client, headers, payment["id"])  # no amount: nothing in the body to blame
+    assert status == 400
+    assert (body["error"]["code"], body["error"].get("field")) == ("REFUND_LIMIT_EXCEEDED", None), body
+    assert body["error"]["description"] == "this payment is already fully refunded"
+    status, body = await _refund(worker_client, headers, payment["id"], amount=1)  # an amount: that is the field
+    assert (status, body["error"]["code"], body["error"]["field"]) == (400, "REFUND_LIMIT_EXCEEDED", "amount")
+
+
+async def test_a_refund_of_an_unknown_payment_is_not_found_on_the_path_id(client, merchant):
+    status, body = await _refund(client, merchant["headers"], "pay_Zz9qZz9qZz9qZz9q", amount=100)
+    assert status == 404
+    assert body["error"] == {"code": "NOT_FOUND_ERROR", "description": "no payment 'pay_Zz9qZz9qZz9qZz9q'",
+                             "field": "id", "request_id": body["error"]["request_id"]}
+
+
+async def test_an_unknown_refund_is_not_found_in_words(client, merchant):
+    resp = await client.get("/api/v1/refunds/rfnd_nope", headers=merchant["headers"])
+    assert resp.status == 404
+    assert (await resp.json())["error"]["description"] == "no refund 'rfnd_nope'"
 
 
 @pytest.mark.parametrize("amount, code", [

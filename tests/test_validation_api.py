@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from pytest import param
 from yarl import URL
 
 from paygate.cards import detect_network
+from paygate.openapi import operations
 
 API = "/api/v1"
 BAD = "BAD_REQUEST_ERROR"
@@ -351,7 +353,7 @@ AUTH_FAILURES = [
                                               ("GET", "/events")])
 async def test_requests_without_valid_credentials_get_401(client, merchant, headers, method, path):
     resp = await client.request(method, API + path, headers=headers(merchant),
-                                data=json.dumps({"amount": 50000, "currency": "INR"}))
+                                json={"amount": 50000, "currency": "INR"})
     await assert_error(resp, 401, "AUTHENTICATION_ERROR", None)
     listing = await (await client.get(f"{API}/orders", headers=merchant["headers"])).json()
     assert listing["total"] == 0
@@ -452,6 +454,168 @@ async def test_body_of_exactly_one_mib_is_read_and_validated(client, merchant):
     assert len(body) == MIB
     resp = await post(client, f"{API}/orders", body, merchant["headers"])
     await assert_error(resp, 400, BAD, "receipt")
+
+
+# ---------------------------------------------------------------- Content-Type
+# A body is JSON only when the request says so; with no body, no Content-Type is needed.
+
+UNKNOWN_PAYMENT = "pay_Zz9qZz9qZz9qZz9q"
+JSON_BODIES = [
+    param("POST", "/orders", {"amount": 50000, "currency": "INR"}, id="create-order"),
+    param("POST", "/payments", {"order_id": "order_Zz9qZz9qZz9qZz9q", "method": "upi", "vpa": "success@paygate"},
+          id="create-payment"),
+    param("POST", f"/payments/{UNKNOWN_PAYMENT}/capture", {"amount": 100}, id="capture-payment"),
+    param("POST", f"/payments/{UNKNOWN_PAYMENT}/refunds", {"amount": 100}, id="refund-payment"),
+    param("PATCH", "/merchant", {"webhook_url": None}, id="update-merchant"),
+    param("POST", "/webhooks/recover", {"since": "2025-01-01T00:00:00Z"}, id="recover-webhooks"),
+    param("POST", "/checkout/payments", {"key": "key_of_the_merchant", "order_id": "order_Zz9qZz9qZz9qZz9q",
+                                         "method": "upi", "vpa": "success@paygate"}, id="checkout-payment"),
+]
+NOT_JSON_TYPES = [
+    param(None, id="no-content-type"),
+    param("text/plain", id="text-plain"),
+    param("text/plain; charset=utf-8", id="text-plain-utf8"),
+    param("application/x-www-form-urlencoded", id="form"),
+    param("multipart/form-data; boundary=x", id="multipart"),
+    param("application/octet-stream", id="octet-stream"),
+    param("text/json", id="text-json"),
+    param("application/jsonl", id="json-lines"),
+    param("application/merge-patch+json", id="merge-patch-json"),
+]
+
+
+def with_key(body: dict, merchant: dict) -> dict:
+    return {**body, "key": merchant["api_key"]} if "key" in body else body
+
+
+async def send(client, method: str, path: str, data: bytes, headers: dict, content_type: str | None):
+    """``data`` as the body, with exactly this Content-Type (None: no Content-Type header at all)."""
+    if content_type is None:
+        return await client.request(method, API + path, data=data, headers=headers,
+                                    skip_auto_headers=["Content-Type"])
+    return await client.request(method, API + path, data=data, headers={**headers, "Content-Type": content_type})
+
+
+@pytest.mark.parametrize("content_type", NOT_JSON_TYPES)
+@pytest.mark.parametrize(("method", "path", "body"), JSON_BODIES)
+async def test_a_json_body_without_the_json_content_type_gets_415(client, merchant, method, path, body,
+                                                                   content_type):
+    data = json.dumps(with_key(body, merchant)).encode()
+    resp = await send(client, method, path, data, merchant["headers"], content_type)
+    error = await assert_error(resp, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type")
+    assert error["description"] == "Content-Type must be application/json"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON;Charset=UTF-8"])
+async def test_the_json_content_type_may_carry_parameters_and_any_case(client, merchant, content_type):
+    data = json.dumps({"amount": 50000, "currency": "INR"}).encode()
+    resp = await send(client, "POST", "/orders", data, merchant["headers"], content_type)
+    assert resp.status == 201, await resp.text()
+
+
+async def test_a_refused_content_type_writes_nothing_and_leaves_the_idempotency_key_unused(client, merchant):
+    headers = {**merchant["headers"], "Idempotency-Key": "order-1001"}
+    data = json.dumps({"amount": 50000, "currency": "INR"}).encode()
+    assert (await send(client, "POST", "/orders", data, headers, "text/plain")).status == 415
+    assert (await (await client.get(f"{API}/orders", headers=merchant["headers"])).json())["total"] == 0
+    resp = await send(client, "POST", "/orders", data, headers, "application/json")
+    assert resp.status == 201 and "Idempotent-Replayed" not in resp.headers
+
+
+async def test_without_credentials_the_answer_is_401_whatever_the_content_type(client):
+    data = json.dumps({"amount": 50000, "currency": "INR"}).encode()
+    resp = await send(client, "POST", "/orders", data, {}, "text/plain")
+    await assert_error(resp, 401, "AUTHENTICATION_ERROR", None)
+
+
+@pytest.mark.parametrize(("method", "path", "status", "code", "field"), [
+    param("PATCH", "/merchant", 200, None, None, id="update-merchant-empty"),
+    param("POST", "/orders", 400, BAD, "amount", id="create-order-needs-its-fields"),
+    param("POST", "/payments/{payment}/capture", 400, "PAYMENT_NOT_CAPTURABLE", None, id="capture-whole"),
+    param("POST", "/payments/{payment}/refunds", 400, "PAYMENT_NOT_REFUNDABLE", None, id="refund-in-full"),
+    param("POST", "/merchant/webhook-secret/rotate", 200, None, None, id="rotate-webhook-secret"),
+    param("POST", "/webhooks/test", 400, BAD, None, id="test-webhook-without-url"),
+    param("POST", "/webhooks/whd_Zz9qZz9qZz9qZz9q/retry", 404, "NOT_FOUND_ERROR", "id", id="retry-delivery"),
+])
+@pytest.mark.parametrize("content_type", [None, "application/octet-stream", "text/plain"],
+                         ids=["no-content-type", "octet-stream", "text-plain"])
+async def test_a_request_without_a_body_needs_no_json_content_type(client, merchant, payment, method, path,
+                                                                   status, code, field, content_type):
+    """No body is read as {}: the answer is the route's own (success or a refusal of the state), never 415."""
+    resp = await send(client, method, path.format(payment=payment["id"]), b"", merchant["headers"], content_type)
+    if code is None:
+        assert resp.status == status, await resp.text()
+    else:
+        await assert_error(resp, status, code, field)
+
+
+# ---------------------------------------------------------------- not found: the object named in words
+
+OBJECTS_BY_ID = [
+    # path, the id prefix, the object in words; query
+    param("/orders/{id}", "order", "order", "", id="get-order"),
+    param("/orders/{id}/payments", "order", "order", "", id="list-order-payments"),
+    param("/payments/{id}", "pay", "payment", "", id="get-payment"),
+    param("/payments/{id}/refunds", "pay", "payment", "", id="list-payment-refunds"),
+    param("/refunds/{id}", "rfnd", "refund", "", id="get-refund"),
+    param("/events/{id}", "evt", "event", "", id="get-event"),
+    param("/webhooks/{id}", "whd", "webhook delivery", "", id="get-webhook-delivery"),
+    param("/checkout/orders/{id}", "order", "order", "?key={key}", id="checkout-order"),
+    param("/checkout/payments/{id}", "pay", "payment", "?key={key}", id="checkout-payment"),
+]
+
+
+def test_the_table_holds_every_get_by_id_route():
+    documented = {op.path for op in operations() if op.method == "GET" and "{id}" in op.path}
+    assert documented == {API + case.values[0] for case in OBJECTS_BY_ID}
+
+
+@pytest.mark.parametrize("shape", ["well-formed", "malformed"])
+@pytest.mark.parametrize(("path", "prefix", "words", "query"), OBJECTS_BY_ID)
+async def test_an_unknown_id_is_not_found_naming_the_object_in_words(client, merchant, path, prefix, words, query,
+                                                                     shape):
+    """Never the id's prefix ("no pay ..."): the object as a reader calls it, with the id asked for."""
+    object_id = f"{prefix}_{'Zz9q' * 4}" if shape == "well-formed" else f"{prefix}_nope"
+    resp = await client.get(API + path.format(id=object_id) + query.format(key=merchant["api_key"]),
+                            headers={} if query else merchant["headers"])
+    payload = await resp.json()
+    assert (resp.status, payload["error"]["code"]) == (404, "NOT_FOUND_ERROR"), payload
+    description = payload["error"]["description"]
+    rest = description.replace(object_id, "")
+    assert re.search(rf"\b{words}\b", rest), description
+    assert prefix == words or not re.search(rf"\b{prefix}\b", rest), description
+    if not path.startswith("/checkout/") or shape == "malformed":  # checkout says "for this key", not the id
+        assert description == f"no {words} '{object_id}'"
+        assert payload["error"]["field"] == "id"
+
+
+async def test_an_unknown_order_to_pay_is_named_in_words_on_its_field(client, merchant):
+    resp = await post(client, f"{API}/payments", payment_body("order_Zz9qZz9qZz9qZz9q", {}), merchant["headers"])
+    error = await assert_error(resp, 404, "NOT_FOUND_ERROR", "order_id")
+    assert error["description"] == "no order 'order_Zz9qZz9qZz9qZz9q'"
+
+
+# ---------------------------------------------------------------- refusals of a state name no field
+# The field names something in the request's body or query; a payment or merchant in the wrong state is not.
+
+STATE_REFUSALS = [
+    param("/payments/{payment}/refunds", {}, 400, "PAYMENT_NOT_REFUNDABLE", None, id="refund-a-pending-payment"),
+    param("/payments/{payment}/refunds", {"amount": 100}, 400, "PAYMENT_NOT_REFUNDABLE", None,
+          id="refund-part-of-a-pending-payment"),
+    param("/payments/{payment}/capture", {}, 400, "PAYMENT_NOT_CAPTURABLE", None, id="capture-a-pending-payment"),
+    param("/webhooks/test", None, 400, BAD, None, id="test-webhook-without-a-url"),
+    param(f"/payments/{UNKNOWN_PAYMENT}/refunds", {}, 404, "NOT_FOUND_ERROR", "id", id="refund-an-unknown-payment"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "code", "field"), STATE_REFUSALS)
+async def test_a_refusal_about_state_names_no_field_outside_the_request(client, merchant, payment, path, body,
+                                                                       status, code, field):
+    url = API + path.format(payment=payment["id"])
+    resp = await (post(client, url, body, merchant["headers"]) if body is not None
+                  else client.post(url, headers=merchant["headers"]))
+    await assert_error(resp, status, code, field)
 
 
 # ---------------------------------------------------------------- card data never leaves

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from .. import appkeys, idempotency, schemas, sessions, views
 from ..auth import authenticate, has_credentials
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, UnsupportedMediaType, no_such
 from ..idempotency import Receipt, Replay
 from ..services import Services
 
@@ -39,8 +39,19 @@ async def merchant(request: web.Request, *, fresh: bool = False) -> dict:
     return who
 
 
+JSON = "application/json"
+
+
 async def body(request: web.Request, model: type[Model]) -> Model:
-    return schemas.parse(model, await request.read())
+    """The request's JSON body as ``model``; no body at all reads as ``{}``.
+
+    A body counts as JSON only when the client says so (``application/json``, any parameters): a form or
+    text body, or one with no Content-Type, is refused with 415 rather than guessed at.
+    """
+    raw = await request.read()
+    if raw and request.content_type != JSON:
+        raise UnsupportedMediaType(f"Content-Type must be {JSON}", field="Content-Type")
+    return schemas.parse(model, raw)
 
 
 def respond(data: dict, status: int = 200) -> web.Response:
@@ -97,11 +108,13 @@ def object_id(request: web.Request, prefix: str) -> str:
     """The {id} of the path; one that cannot be a paygate id of this kind is simply not found."""
     value = request.match_info["id"]
     if not ID_PATTERN.fullmatch(value) or not value.startswith(prefix + "_"):
-        raise NotFound(f"no {prefix} {value!r}", field="id")
+        raise no_such(KINDS[prefix], value)
     return value
 
 
 ID_PATTERN = re.compile(r"[a-z]{2,8}_[A-Za-z0-9]{8,64}")
+# What each id prefix stands for, in the words a client reads ("no payment 'pay_…'", never "no pay …").
+KINDS = {"order": "order", "pay": "payment", "rfnd": "refund", "evt": "event", "whd": "webhook delivery"}
 
 
 def timestamp(value: str, name: str) -> datetime:

@@ -6,6 +6,7 @@ from .. import currencies
 from ..db import cursor
 from ..errors import NotFound
 from ..idempotency import Receipt
+from ..processors import testcards
 from ..schemas import CheckoutPaymentCreate, PaymentCreate
 from ..services import Services
 from ..storage import merchants, orders, payments
@@ -31,7 +32,7 @@ async def order_for_checkout(services: Services, key: str | None, order_id: str)
     if order is None:
         raise NotFound("no such order for this key", field="order_id")
     currency = order["currency"].strip()
-    return {
+    answer = {
         "order": {
             "id": order["id"],
             "amount": order["amount"],
@@ -42,6 +43,10 @@ async def order_for_checkout(services: Services, key: str | None, order_id: str)
         "merchant": {"name": merchant["name"]},
         "payable": order["status"] != "paid",
     }
+    # A test key pays the simulator, so the page may offer its magic inputs; a live key never sees them.
+    if merchant["api_key"].startswith(testcards.TEST_KEY_PREFIX):
+        answer["test_instruments"] = testcards.as_json()
+    return answer
 
 
 def _status(services: Services, merchant: dict, payment: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import views
 from ..crypto import new_id
 from ..db import cursor, transaction
-from ..errors import NotFound
+from ..errors import no_such
 from ..idempotency import Receipt
 from ..schemas import OrderCreate
 from ..services import Services
@@ -35,12 +35,12 @@ async def get_order(services: Services, merchant: dict, order_id: str) -> dict:
     async with cursor(services.pool) as cur:
         row = await orders.get(cur, merchant["id"], order_id)
     if row is None:
-        raise NotFound(f"no order {order_id}", field="id")
+        raise no_such("order", order_id)
     return views.order(row)
 
 
 async def order_payments(services: Services, merchant: dict, order_id: str) -> list[dict]:
     async with cursor(services.pool) as cur:
         if await orders.get(cur, merchant["id"], order_id) is None:
-            raise NotFound(f"no order {order_id}", field="id")
+            raise no_such("order", order_id)
         return [views.payment(p) for p in await payments.for_order(cur, order_id)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import cards, states, views
 from ..crypto import new_id
 from ..db import cursor, transaction
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, no_such
 from ..idempotency import Receipt
 from ..queue import PAYMENTS
 from ..schemas import CaptureRequest, PaymentCreate
@@ -51,7 +51,7 @@ async def create_payment(services: Services, merchant: dict, body: PaymentCreate
     async with transaction(services.pool) as cur:
         order = await orders.get(cur, merchant["id"], body.order_id, lock=True)
         if order is None:
-            raise NotFound(f"no order {body.order_id}", field="order_id")
+            raise no_such("order", body.order_id, field="order_id")
         if order["status"] == "paid":
             raise BadRequest("this order is already paid", field="order_id", code="ORDER_ALREADY_PAID")
         if body.amount is not None and body.amount != order["amount"]:
@@ -81,7 +81,7 @@ async def get_payment(services: Services, merchant: dict, payment_id: str) -> di
     async with cursor(services.pool) as cur:
         row = await payments.get(cur, merchant["id"], payment_id)
     if row is None:
-        raise NotFound(f"no payment {payment_id}", field="id")
+        raise no_such("payment", payment_id)
     return views.payment(row)
 
 
@@ -110,7 +110,7 @@ async def capture_payment(services: Services, merchant: dict, payment_id: str, b
     async with transaction(services.pool) as cur:
         row = await payments.get(cur, merchant["id"], payment_id, lock=True)
         if row is None:
-            raise NotFound(f"no payment {payment_id}", field="id")
+            raise no_such("payment", payment_id)
         amount = row["amount"] if body.amount is None else body.amount
         _capturable(row, amount)
         # Under the row lock, so that two captures cannot both reach the processor.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import views
 from ..db import cursor
-from ..errors import NotFound
+from ..errors import no_such
 from ..services import Services
 from ..storage import events, orders, payments, refunds, webhooks
 
@@ -38,5 +38,5 @@ async def get_event(services: Services, merchant: dict, event_id: str) -> dict:
     async with cursor(services.pool) as cur:
         row = await events.get(cur, merchant["id"], event_id)
     if row is None:
-        raise NotFound(f"no event {event_id}", field="id")
+        raise no_such("event", event_id)
     return views.event(row)

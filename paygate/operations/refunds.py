@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import views
 from ..crypto import new_id
 from ..db import cursor, transaction
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, no_such
 from ..idempotency import Receipt
 from ..queue import REFUNDS
 from ..schemas import RefundCreate
@@ -15,13 +15,14 @@ from ..validation import check_amount
 
 
 def _refundable(payment: dict) -> int:
-    """What is left to refund; refuses payments that have nothing captured."""
+    """What is left to refund; refuses payments that have nothing captured (naming no field: the refusal is
+    about the payment's state, and the request's only mention of the payment is the path)."""
     if payment["status"] != "success":
         raise BadRequest(f"only a successful, captured payment can be refunded; this one is {payment['status']}",
-                         field="payment_id", code="PAYMENT_NOT_REFUNDABLE")
+                         code="PAYMENT_NOT_REFUNDABLE")
     if not payment["captured"]:
         raise BadRequest("this payment is authorized but not captured; capture it first, or let the "
-                         "authorization lapse", field="payment_id", code="PAYMENT_NOT_REFUNDABLE")
+                         "authorization lapse", code="PAYMENT_NOT_REFUNDABLE")
     return payment["amount_captured"] - payment["amount_refunded"]
 
 
@@ -34,11 +35,14 @@ async def create_refund(services: Services, merchant: dict, payment_id: str, bod
         # The row lock serialises refunds of one payment: no two can both see the same headroom.
         payment = await payments.get(cur, merchant["id"], payment_id, lock=True)
         if payment is None:
-            raise NotFound(f"no payment {payment_id}", field="payment_id")
+            raise no_such("payment", payment_id)  # field "id": the payment's id is the path's
         left = _refundable(payment)
         amount = left if body.amount is None else body.amount
         if left == 0:
-            raise BadRequest("this payment is already fully refunded", field="amount", code="REFUND_LIMIT_EXCEEDED")
+            # Blames the amount only when one was sent: a full refund (no amount) of a spent payment is
+            # about the payment's state.
+            raise BadRequest("this payment is already fully refunded", code="REFUND_LIMIT_EXCEEDED",
+                             field=None if body.amount is None else "amount")
         if amount > left:
             raise BadRequest(f"amount must not exceed what is left to refund ({left})", field="amount",
                              code="REFUND_LIMIT_EXCEEDED")
@@ -63,12 +67,12 @@ async def get_refund(services: Services, merchant: dict, refund_id: str) -> dict
     async with cursor(services.pool) as cur:
         row = await refunds.get(cur, merchant["id"], refund_id)
     if row is None:
-        raise NotFound(f"no refund {refund_id}", field="id")
+        raise no_such("refund", refund_id)
     return views.refund(row)
 
 
 async def payment_refunds(services: Services, merchant: dict, payment_id: str) -> list[dict]:
     async with cursor(services.pool) as cur:
         if await payments.get(cur, merchant["id"], payment_id) is None:
-            raise NotFound(f"no payment {payment_id}", field="id")
+            raise no_such("payment", payment_id)
         return [views.refund(r) for r in await refunds.for_payment(cur, payment_id)]

@@ -16,7 +16,7 @@ import psycopg2
 
 from .. import authcache, crypto, metrics, views
 from ..db import cursor, transaction
-from ..errors import BadRequest, NotFound, ServiceUnavailable
+from ..errors import BadRequest, ServiceUnavailable, no_such
 from ..idempotency import Receipt
 from ..schemas import EndpointUpdate, RecoverRequest
 from ..services import Services
@@ -77,14 +77,15 @@ async def rotate_secret(services: Services, merchant: dict, receipt: Receipt) ->
 
 
 async def send_test(services: Services, merchant: dict, receipt: Receipt) -> dict:
+    # No field: webhook_url is the merchant's setting, not part of this (bodiless) request.
     if not merchant["webhook_url"]:
-        raise BadRequest("set webhook_url with PATCH /api/v1/merchant first", field="webhook_url")
+        raise BadRequest("set webhook_url with PATCH /api/v1/merchant first")
     async with transaction(services.pool) as cur:
         event = await events.record(cur, merchant["id"], "webhook.test", merchant["id"], {
             "message": "This is a test event from paygate.", "merchant_id": merchant["id"]})
         delivery = await webhooks.for_event(cur, event["id"])
         if delivery is None:  # the URL was cleared since the merchant row was read
-            raise BadRequest("set webhook_url with PATCH /api/v1/merchant first", field="webhook_url")
+            raise BadRequest("set webhook_url with PATCH /api/v1/merchant first")
         result = {"event": views.event(event), "delivery": views.delivery(delivery)}
         await receipt.record(cur, result)
     return result
@@ -219,7 +220,7 @@ async def retry_one(services: Services, merchant: dict, delivery_id: str, receip
     async with transaction(services.pool) as cur:
         reset = await webhooks.retry_now(cur, merchant["id"], [delivery_id])
         if not reset:
-            raise NotFound(f"no webhook delivery {delivery_id}", field="id")
+            raise no_such("webhook delivery", delivery_id)
         result = views.delivery(await webhooks.get(cur, merchant["id"], delivery_id))
         await receipt.record(cur, result)
     return result
@@ -261,7 +262,7 @@ async def get_delivery(services: Services, merchant: dict, delivery_id: str) -> 
     async with cursor(services.pool) as cur:
         row = await webhooks.get(cur, merchant["id"], delivery_id)
         if row is None:
-            raise NotFound(f"no webhook delivery {delivery_id}", field="id")
+            raise no_such("webhook delivery", delivery_id)
         return views.delivery(row, await webhooks.attempts(cur, delivery_id))
 
 

@@ -7,27 +7,22 @@ import random
 import secrets
 
 from . import Instrument, Outcome
+from .testcards import TEST_INSTRUMENTS
 
 # Magic inputs decide the outcome; the token carries only the decision, never the input.
-MAGIC_CARDS = {
-    "4111111111111111": "approve",
-    "4242424242424242": "approve",
-    "4000000000000002": "declined",
-    "4000000000009995": "insufficient",
-}
-MAGIC_VPAS = {
-    "success@paygate": "approve",
-    "failure@paygate": "upi_failed",
-    "refundfail@paygate": "norefund",  # the payment succeeds; refunds of it fail
-}
+# Both maps, and the decline codes below, come from the one table the docs are rendered from.
+MAGIC_CARDS = {t.value: t.scenario for t in TEST_INSTRUMENTS if t.method == "card"}
+MAGIC_VPAS = {t.value: t.scenario for t in TEST_INSTRUMENTS if t.method == "upi"}
+_CODES = {t.scenario: t.error_code for t in TEST_INSTRUMENTS if t.error_code}
 
 DECLINES = {
-    "declined": Outcome.decline("CARD_DECLINED", "The card was declined by the issuer"),
-    "insufficient": Outcome.decline("INSUFFICIENT_FUNDS", "The card has insufficient funds"),
-    "upi_failed": Outcome.decline("UPI_PAYMENT_FAILED", "The UPI payment was declined by the payer's bank"),
+    "declined": Outcome.decline(_CODES["declined"], "The card was declined by the issuer"),
+    "insufficient": Outcome.decline(_CODES["insufficient"], "The card has insufficient funds"),
+    "upi_failed": Outcome.decline(_CODES["upi_failed"], "The UPI payment was declined by the payer's bank"),
     "random": Outcome.decline("PAYMENT_DECLINED", "The payment was declined by the simulated processor"),
 }
-REFUND_FAILED = Outcome.decline("REFUND_FAILED", "The refund was refused by the simulated processor")
+# "norefund": the payment succeeds; refunds of it fail
+REFUND_FAILED = Outcome.decline(_CODES["norefund"], "The refund was refused by the simulated processor")
 
 
 class Simulator:
