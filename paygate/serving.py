@@ -58,6 +58,9 @@ def run_app(app: web.Application, host: str, port: int, *, reuse_port: bool = Fa
                 reuse_port=reuse_port or None, loop=loop_factory()())
 
 
+BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+
+
 def bind_error(host: str, port: int, exc: OSError, option: str = "--port") -> str:
     """One line for a port that cannot be bound, naming it and what to do."""
     if exc.errno == errno.EADDRINUSE:

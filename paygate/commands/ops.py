@@ -67,16 +67,21 @@ async def _watch(config, as_json: bool) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with operator_services(config) as services:
-        if as_json:
-            show = lambda report: click.echo(json.dumps(report))  # noqa: E731
-            live = None
-        else:
-            from rich.live import Live
+    live = None
+    if not as_json:
+        from rich.live import Live
 
-            live = Live(console=console(), auto_refresh=False)
+        live = Live(console=console(), auto_refresh=False)
+
+    def show(report: dict) -> None:
+        if live is None:
+            click.echo(json.dumps(report))
+        else:
+            live.update(render_status(report), refresh=True)
+
+    async with operator_services(config) as services:
+        if live is not None:
             live.start()
-            show = lambda report: live.update(render_status(report), refresh=True)  # noqa: E731
         try:
             while not stop.is_set():
                 show(await status_ops.report(services))

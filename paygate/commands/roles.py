@@ -126,6 +126,8 @@ def serve_app(config: Config, host: str, port: int, *, workers: bool,
     except (StartupError, migrations.MigrationError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # the port was taken between the check and the bind
+        if exc.errno not in serving.BIND_ERRORS:
+            raise
         raise BadConfig(serving.bind_error(host, port, exc)) from None
 
 
