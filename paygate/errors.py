@@ -64,7 +64,14 @@ class TooManyRequests(PaygateError):
 
 
 class ServiceUnavailable(PaygateError):
+    """Postgres or Redis is out of reach: 503, telling the client when to try again."""
+
     status, code = 503, "SERVICE_UNAVAILABLE"
+    RETRY_AFTER = 5  # seconds: a restart or a fail-over is over in about that
+
+    def __init__(self, description: str, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": str(self.RETRY_AFTER)})
+        super().__init__(description, **kwargs)
 
 
 def no_such(kind: str, object_id: str, *, field: str = "id") -> NotFound:

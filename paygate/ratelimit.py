@@ -6,6 +6,7 @@ own would mean re-deriving its race handling.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -15,7 +16,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.exceptions import RedisError
 
-from .errors import TooManyRequests
+from .errors import ServiceUnavailable, TooManyRequests
 
 log = logging.getLogger("paygate.ratelimit")
 
@@ -23,7 +24,9 @@ log = logging.getLogger("paygate.ratelimit")
 class RateLimiter:
     """Named rules, e.g. {"checkout": "120/minute"}, each counted per client."""
 
-    def __init__(self, redis_url: str, rules: dict[str, str]):
+    def __init__(self, redis_url: str, rules: dict[str, str], timeout: float = 5.0):
+        self._timeout = timeout  # an attempt whose count takes longer is refused as uncountable
+        self._unchecked = False  # checks are failing open (Redis away)
         uri = "async+" + redis_url if redis_url.startswith(("redis://", "rediss://")) else redis_url
         self._limiter = MovingWindowRateLimiter(RedisStorage(uri, implementation="redispy", key_prefix="paygate"))
         self._rules = {scope: parse(rule) for scope, rule in rules.items()}
@@ -32,10 +35,16 @@ class RateLimiter:
         """Count one request by ``client``; raise 429 when over the limit (fail open if Redis is down)."""
         item = self._rules[scope]
         try:
-            allowed = await self._limiter.hit(item, scope, client)
-        except (RedisError, OSError) as exc:
-            log.warning("rate limit not checked: %s", exc)
+            async with asyncio.timeout(self._timeout):
+                allowed = await self._limiter.hit(item, scope, client)
+        except (RedisError, OSError, TimeoutError) as exc:
+            if not self._unchecked:  # once while Redis is away, not once a request
+                log.warning("rate limits not checked until Redis answers again: %s", exc or type(exc).__name__)
+                self._unchecked = True
             return
+        if self._unchecked:
+            log.info("rate limits are checked again")
+            self._unchecked = False
         if not allowed:
             raise TooManyRequests(f"too many requests; the limit is {item}", headers={"Retry-After": "1"})
 
@@ -44,14 +53,18 @@ class RateLimiter:
 
         Over the limit raises 429 with Retry-After until the oldest attempt leaves the window.
         Counting before the attempt is judged means concurrent guesses cannot slip past the limit.
+        Unlike ``check`` this fails closed: an attempt that cannot be counted (Redis down or slow) would be an
+        unlimited, undelayed guess, so it is refused with 503 and Retry-After.
         """
         item = self._rules[scope]
         try:
-            allowed = await self._limiter.hit(item, scope, client)
-            stats = await self._limiter.get_window_stats(item, scope, client)
-        except (RedisError, OSError) as exc:
-            log.warning("rate limit not checked: %s", exc)
-            return 0
+            async with asyncio.timeout(self._timeout):
+                allowed = await self._limiter.hit(item, scope, client)
+                stats = await self._limiter.get_window_stats(item, scope, client)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("%s attempt refused, it cannot be counted: %s", scope, exc or type(exc).__name__)
+            raise ServiceUnavailable(  # the client learns no internal address or object, only when to retry
+                f"attempts cannot be counted at the moment; try again in {ServiceUnavailable.RETRY_AFTER} s") from None
         if not allowed:
             wait = max(1, math.ceil(stats.reset_time - time.time()))
             raise TooManyRequests(f"too many attempts; try again in {wait} s", headers={"Retry-After": str(wait)})

@@ -7,7 +7,10 @@ is open. Inside it, the time of the last request: one idle for longer than ``das
 is refused. (aiohttp-session's own max_age counts from sign-in, not from the last request.)
 
 A session carries a tag of the merchant's API-secret hash: rotating the secret ends every other
-session of that merchant.
+session of that merchant. A signed-out session's id is kept in Postgres (``dashboard_sessions_ended``) for
+as long as a copy of its cookie could still be within the idle allowance, and checked in the same query
+that loads the merchant. So every way a session ends is held by Postgres alone: losing Redis's data (a
+FLUSHALL, a restart without persistence) brings none back, and sessions need no Redis at all.
 """
 
 from __future__ import annotations
@@ -18,19 +21,17 @@ import os
 import secrets
 import time
 import warnings
-from contextlib import asynccontextmanager
 
 import aiopg
 from aiohttp import web
 from aiohttp_session import get_session, new_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from redis.exceptions import RedisError
 
 from . import appkeys, crypto
 from .config import Config
 from .db import cursor
-from .errors import Forbidden, ServiceUnavailable, Unauthorized
-from .storage import merchants
+from .errors import Forbidden, Unauthorized
+from .storage import sessions as ended_sessions
 
 # aiohttp-session keeps its per-request state under string keys, which aiohttp warns about.
 warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp_session")
@@ -38,6 +39,11 @@ warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp
 COOKIE = "paygate_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Sessions sealed before sign-outs were kept in Postgres lack this mark: their sign-out may have been remembered
+# only in a Redis that is gone, so they are refused and sign in once more.
+FORMAT = 2
+# A sign-out is kept this much longer than the idle allowance, for clocks of different hosts that disagree.
+CLOCK_MARGIN = 300.0
 
 
 class _Cookies(EncryptedCookieStorage):
@@ -64,25 +70,12 @@ def _tag(merchant: dict) -> str:
     return hashlib.sha256(merchant["api_secret_hash"].encode()).hexdigest()[:16]
 
 
-def _ended_key(sid: str) -> str:
-    return f"paygate:session-ended:{sid}"
-
-
-@asynccontextmanager
-async def _redis_or_503():
-    """Ended sessions are remembered in Redis: without it a session can be neither checked nor ended."""
-    try:
-        yield
-    except (RedisError, OSError) as exc:
-        raise ServiceUnavailable(f"dashboard sessions are unavailable: Redis is unreachable ({exc})") from None
-
-
 async def start(request: web.Request, merchant: dict) -> str:
     """A fresh session for ``merchant``; returns its CSRF token."""
     session = await new_session(request)
     csrf = secrets.token_urlsafe(32)
     session.update({"sid": secrets.token_urlsafe(16), "merchant_id": merchant["id"], "auth": _tag(merchant),
-                    "csrf": csrf, "seen": time.time()})
+                    "csrf": csrf, "seen": time.time(), "v": FORMAT})
     return csrf
 
 
@@ -94,14 +87,14 @@ async def renew(request: web.Request, merchant: dict) -> None:
         session["auth"] = _tag(merchant)
 
 
-async def end(request: web.Request) -> None:
+async def end(request: web.Request, pool: aiopg.Pool) -> None:
     """Sign out. The browser drops the cookie; a copy kept elsewhere is refused too, because the session's id
-    is remembered as ended for as long as any cookie sealed before now could be used."""
+    is remembered as ended (in Postgres) for as long as any cookie sealed before now could be used."""
     session = await get_session(request)
-    if sid := session.get("sid"):
-        ttl = int(request.app[appkeys.CONFIG].dashboard.idle_timeout) + 60
-        async with _redis_or_503():
-            await request.app[appkeys.REDIS].set(_ended_key(sid), 1, ex=ttl)
+    if (sid := session.get("sid")) and (merchant_id := session.get("merchant_id")):
+        keep_for = request.app[appkeys.CONFIG].dashboard.idle_timeout + CLOCK_MARGIN
+        async with cursor(pool) as cur:
+            await ended_sessions.end(cur, sid, merchant_id, keep_for)
     session.invalidate()
 
 
@@ -121,14 +114,20 @@ async def authenticate(request: web.Request, pool: aiopg.Pool) -> dict:
         if not hmac.compare_digest(sent, session.get("csrf", "").encode()):
             raise Forbidden(f"this request needs the session's {CSRF_HEADER} header", field=CSRF_HEADER,
                             code="CSRF_TOKEN_INVALID")
-    ended = time.time() - session.get("seen", 0) > request.app[appkeys.CONFIG].dashboard.idle_timeout
-    if not ended:
-        async with _redis_or_503():
-            ended = await request.app[appkeys.REDIS].exists(_ended_key(session.get("sid", "")))
-    async with cursor(pool) as cur:
-        merchant = await merchants.by_id(cur, merchant_id)
-    if ended or merchant is None or not merchant["is_active"] or session.get("auth") != _tag(merchant):
+    merchant = await _merchant_of_live_session(request, session, pool)
+    if merchant is None or not merchant["is_active"] or session.get("auth") != _tag(merchant):
         session.invalidate()
         raise Unauthorized("the dashboard session has ended; sign in again")
     session["seen"] = time.time()  # the idle timeout counts from now
     return merchant
+
+
+async def _merchant_of_live_session(request: web.Request, session, pool: aiopg.Pool) -> dict | None:
+    """The session's merchant, or None when the session went idle, was signed out, or predates FORMAT. An idle
+    one is told from the cookie alone; otherwise one query loads the merchant and checks the sign-out."""
+    idle = time.time() - session.get("seen", 0) > request.app[appkeys.CONFIG].dashboard.idle_timeout
+    sid = session.get("sid")
+    if idle or not sid or session.get("v") != FORMAT:
+        return None
+    async with cursor(pool) as cur:
+        return await ended_sessions.merchant_unless_ended(cur, session["merchant_id"], sid)

@@ -66,7 +66,8 @@ async def _session_view(request: web.Request, who: dict) -> web.Response:
 async def sign_in(request: web.Request) -> web.Response:
     """Key and secret for a session cookie. Attempts are counted per client IP and key since the last success
     there: past the third each waits longer, and past ``dashboard.login_attempts`` they are refused. (Per key
-    too, so that one client guessing cannot lock everyone behind the same proxy out.)"""
+    too, so that one client guessing cannot lock everyone behind the same proxy out.) While Redis cannot count
+    them, attempts are refused with 503 and Retry-After: uncounted, they would be unlimited guesses."""
     if request.content_type != "application/json":  # a cross-site form cannot send JSON: no login CSRF
         raise UnsupportedMediaType("send the credentials as application/json", field="Content-Type")
     credentials = await body(request, SignIn)
@@ -95,7 +96,7 @@ async def current(request: web.Request) -> web.Response:
 @routes.delete(f"{BASE}/api/session")
 async def sign_out(request: web.Request) -> web.Response:
     await merchant(request)  # a write: the CSRF token is checked, so another site cannot sign you out
-    await sessions.end(request)
+    await sessions.end(request, services(request).pool)
     return web.Response(status=204)
 
 
