@@ -58,8 +58,12 @@ def new_webhook_secret() -> str:
 
 def derive_key(master_key_b64: str, purpose: str) -> bytes:
     """A 32-byte key for one ``purpose``, derived from the master key (HKDF-SHA256)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"paygate " + purpose.encode()).derive(base64.b64decode(master_key_b64))
+    return _hkdf(base64.b64decode(master_key_b64), purpose)
+
+
+def _hkdf(master_key: bytes, purpose: str) -> bytes:
+    # The label "paygate <purpose>" keeps keys for different purposes independent: one leaking reveals no other.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"paygate " + purpose.encode()).derive(master_key)
 
 
 def new_master_key() -> str:
@@ -82,19 +86,32 @@ class SecretBox:
             raise MasterKeyError("security.master_key: not valid base64") from None
         if len(key) != 32:
             raise MasterKeyError("security.master_key: must be base64 of 32 bytes")
+        self._key = key
         self._aead = AESGCM(key)
+        # Derived before HKDF labels were used here; kept, so that stored fingerprints still match new payments.
         self._fingerprint_key = hashlib.sha256(b"paygate card fingerprint" + key).digest()
+        self._derived: dict[str, bytes] = {}
 
-    def seal(self, plaintext: str) -> str:
+    def seal(self, plaintext: str, context: bytes | None = None) -> str:
+        """Encrypt ``plaintext``; ``context`` (AES-GCM associated data), if given, must be given to open it too,
+        so a sealed value copied to another row (another merchant's, say) does not open there."""
         nonce = secrets.token_bytes(12)
-        return base64.b64encode(nonce + self._aead.encrypt(nonce, plaintext.encode(), None)).decode()
+        return base64.b64encode(nonce + self._aead.encrypt(nonce, plaintext.encode(), context)).decode()
 
-    def open(self, sealed: str) -> str:
+    def open(self, sealed: str, context: bytes | None = None) -> str:
         raw = base64.b64decode(sealed)
         try:
-            return self._aead.decrypt(raw[:12], raw[12:], None).decode()
+            return self._aead.decrypt(raw[:12], raw[12:], context).decode()
         except InvalidTag:
             raise MasterKeyError("a stored secret does not open under security.master_key") from None
+
+    def keyed_hash(self, purpose: str, data: bytes) -> str:
+        """Hex HMAC-SHA256 of ``data`` under the key HKDF derives from the master key for ``purpose``: equal
+        inputs give equal hashes, and without the master key no guess at the input can be checked."""
+        key = self._derived.get(purpose)
+        if key is None:
+            key = self._derived[purpose] = _hkdf(self._key, purpose)
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
 
     def fingerprint(self, value: str) -> str:
         """A keyed hash (for card fingerprints): equal inputs match, nothing is revealed."""

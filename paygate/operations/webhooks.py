@@ -71,7 +71,8 @@ async def rotate_secret(services: Services, merchant: dict, receipt: Receipt) ->
         row = await merchants.rotate_webhook_secret(cur, merchant["id"], box.seal(secret), overlap)
         result = {**views.merchant(row, secret), "webhook_secret": secret,
                   "previous_secret_valid_until": views.iso(row["webhook_secret_prev_until"])}
-        await receipt.record(cur, result)
+        # Kept sealed for the replay: a merchant whose connection dropped still learns the new secret.
+        await receipt.record(cur, result, reveals_secret=True)
     authcache.forget(merchant["id"])
     return result
 

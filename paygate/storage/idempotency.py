@@ -14,7 +14,7 @@ _CLAIM = Statement(
           SET request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
               claim_token = EXCLUDED.claim_token,
               request_hash = EXCLUDED.request_hash, state = 'in_flight', response_status = NULL,
-              response_body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
+              response_body = NULL, response_sealed = false, created_at = now(), expires_at = EXCLUDED.expires_at
           WHERE idempotency_keys.expires_at < now()
              OR (idempotency_keys.state = 'in_flight'
                  AND idempotency_keys.created_at < now() - make_interval(secs => %(lease)s))
@@ -37,12 +37,15 @@ async def get(cur: Cursor, merchant_id: str, key: str) -> dict | None:
 
 
 _COMPLETE = Statement(
-    """UPDATE idempotency_keys SET state = 'completed', response_status = %s, response_body = %s
+    """UPDATE idempotency_keys SET state = 'completed', response_status = %s, response_body = %s,
+                                   response_sealed = %s
        WHERE merchant_id = %s AND key = %s AND claim_token = %s AND state = 'in_flight'""")
 
 
-async def complete(cur: Cursor, merchant_id: str, key: str, token: str, status: int, body: bytes) -> None:
-    await execute(cur, _COMPLETE, (status, body, merchant_id, key, token))
+async def complete(cur: Cursor, merchant_id: str, key: str, token: str, status: int, body: bytes,
+                   sealed: bool = False) -> None:
+    """Record the response; ``sealed``: ``body`` is the response sealed under the master key, not the bytes."""
+    await execute(cur, _COMPLETE, (status, body, sealed, merchant_id, key, token))
     if cur.rowcount != 1:
         # Our claim was taken over after its lease ran out; rolling back keeps the work from happening twice.
         raise RuntimeError(f"idempotency key {key!r} is no longer held by this request")
