@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import appkeys, sessions
+from . import appkeys, proxies, sessions
 from .broker import create_redis
 from .config import Config
 from .db import create_pool
 from .handlers import checkout, dashboard, docs, events, health, orders, payments, refunds, testing, webhooks
 from .handlers import metrics as metrics_routes
 from .middleware import access_middleware, error_middleware, request_id_middleware
+from .operations.status import Snapshots
 from .ratelimit import RateLimiter
 from .services import open_services
 from .worker import WorkerRole
@@ -34,6 +35,7 @@ async def _redis(app: web.Application):
 async def _services(app: web.Application):
     async with open_services(app[appkeys.CONFIG], app[appkeys.DB]) as services:
         app[appkeys.SERVICES] = services
+        app[metrics_routes.SNAPSHOTS] = Snapshots(services)
         yield
 
 
@@ -52,21 +54,24 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     routes, for ``paygate worker``.
     """
     app = web.Application(
-        # the session middleware outside the error one, so that it also saves sessions ended by an error answer
-        middlewares=[request_id_middleware, access_middleware, sessions.middleware(config), error_middleware,
-                     checkout.public_api],
+        # the session middleware outside the error one, so that it also saves sessions ended by an error answer;
+        # the proxies' first, so that every other sees the client's address and scheme
+        middlewares=[proxies.middleware(config), request_id_middleware, access_middleware,
+                     sessions.middleware(config), error_middleware, checkout.public_api],
         client_max_size=MAX_BODY,
     )
     app[appkeys.CONFIG] = config
     app[appkeys.RATE_LIMITER] = RateLimiter(config.redis.url, {
         "checkout": config.checkout.rate_limit, "checkout-status": config.checkout.status_rate_limit,
-        dashboard.LOGIN: config.dashboard.login_attempts})
+        dashboard.LOGIN: config.dashboard.login_attempts}, timeout=config.redis.timeout)
     app.cleanup_ctx.extend([_postgres, _redis, _services])
     if workers:
         app.cleanup_ctx.append(_workers)
     if http:
-        for area in (health, orders, payments, refunds, events, webhooks, checkout, testing, docs, dashboard):
+        for area in (health, orders, payments, refunds, events, webhooks, checkout, docs, dashboard):
             app.add_routes(area.routes)
+        if config.api.test_endpoints:
+            app.add_routes(testing.routes)
         if config.metrics.enabled:
             app.add_routes(metrics_routes.routes)
     return app

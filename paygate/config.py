@@ -6,6 +6,7 @@ then environment variables ``PAYGATE_<SECTION>__<KEY>``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Setting:
     name: str  # "section.key"
-    type: str  # str | int | float | bool | url | choice | list[float]
+    type: str  # str | int | float | bool | url | choice | list[float] | list[network]
     default: Any
     help: str
     required: bool = False
@@ -47,9 +48,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis.url", "url", None, "Redis URL, e.g. redis://127.0.0.1:6379/0 or unix:///path/redis.sock",
             required=True, schemes=("redis", "rediss", "unix")),
     Setting("redis.max_connections", "int", 50, "Most connections in the Redis pool", minimum=1),
-    Setting("redis.timeout", "float", 5.0, "Seconds to wait for Redis to connect or answer", minimum=0.1),
+    Setting("redis.timeout", "float", 5.0,
+            "Seconds to wait for Redis to connect or answer: an enqueue that takes longer is left to the scheduler "
+            "(the request still succeeds), and a request that needs Redis answers 503 with Retry-After", minimum=0.1),
     Setting("server.host", "str", "127.0.0.1", "Address paygate serve listens on"),
     Setting("server.port", "int", 8000, "Port paygate serve listens on", minimum=0),
+    Setting("server.trusted_proxies", "list[network]", [],
+            "Networks (CIDR, or single addresses) of the reverse proxies in front of paygate: from a peer in one "
+            "of them the client's address and scheme are read from the headers of server.forwarded_headers; "
+            "from any other peer those headers are ignored (empty: paygate is reached directly)"),
+    Setting("server.forwarded_headers", "choice", "x-forwarded",
+            "Which headers the trusted proxies write: x-forwarded (X-Forwarded-For and X-Forwarded-Proto, as "
+            "nginx, HAProxy, Caddy, Traefik and cloud load balancers do) or forwarded (RFC 7239); the other kind "
+            "is ignored, since a proxy passes it on from the client unchecked",
+            choices=("x-forwarded", "forwarded")),
     Setting("security.master_key", "str", None,
             "Base64 of 32 random bytes; encrypts webhook secrets (generate: paygate dev does it for you)",
             secret=True),
@@ -58,6 +70,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api.auth_cache_ttl", "float", 5.0,
             "Seconds a server remembers an authenticated merchant; a secret rotated or a merchant deactivated "
             "elsewhere is refused by it within this time (0: look up every request)", minimum=0),
+    Setting("api.test_endpoints", "bool", False,
+            "Serve GET /api/v1/test/jobs/status (the payment queue's counts and workers, without authentication; "
+            "for demos and tests); on under paygate dev, 404 when off"),
     Setting("worker.concurrency", "int", 50, "Payment or refund jobs one worker process runs at once", minimum=1),
     Setting("worker.webhook_concurrency", "int", 200, "Webhook deliveries one worker process sends at once",
             minimum=1),
@@ -107,8 +122,11 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=0),
     Setting("scheduler.interval", "float", 1.0, "Seconds between scheduler passes", minimum=0.05),
     Setting("metrics.enabled", "bool", True,
-            "Serve Prometheus metrics at /metrics on the API port, without authentication (they carry route "
-            "templates and counts, no merchant data); keep /metrics off the public internet at the proxy"),
+            "Serve Prometheus metrics at /metrics on the API port (they carry route templates and counts, no "
+            "merchant data); without metrics.token anyone who reaches the port may read them"),
+    Setting("metrics.token", "str", None,
+            "A bearer token that /metrics requires (Authorization: Bearer <token>; else 401), e.g. the "
+            "bearer_token of a Prometheus scrape config; unset: /metrics is open", secret=True),
     Setting("logging.level", "choice", "info", "Log level",
             choices=("debug", "info", "warning", "error")),
     Setting("logging.format", "choice", "text", "text (readable) or json (one object per line)",
@@ -190,6 +208,8 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
             ):
                 raise TypeError
             value = [float(v) for v in value]
+        elif kind == "list[network]":
+            value = _networks(setting, value, source)
     except (TypeError, ValueError):
         raise ConfigError(f"{name}: expected {kind}, got {value!r} (from {source})") from None
 
@@ -200,6 +220,21 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
     if kind == "url":
         _check_url(setting, value, source)
     return value
+
+
+def _networks(setting: Setting, value: Any, source: str) -> list[str]:
+    """CIDR networks (a bare address is its own /32 or /128), normalized; a comma-separated string from env."""
+    if isinstance(value, str) and source == "env":
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError
+    networks = []
+    for text in value:
+        try:
+            networks.append(str(ipaddress.ip_network(text.strip())))
+        except ValueError as exc:  # e.g. "10.0.0.1/8 has host bits set": say which entry
+            raise ConfigError(f"{setting.name}: {text!r} is not a network: {exc} (from {source})") from None
+    return networks
 
 
 def _check_url(setting: Setting, value: str, source: str) -> None:
@@ -316,6 +351,14 @@ def load(
     return build(values, check_required=check_required, sources=sources)
 
 
+# What a section's settings do not say: written above it in config.example.yaml.
+SECTION_NOTES = {
+    "webhooks": ("Receivers verify deliveries with paygate.verify.verify_webhook(secret, body, headers, tolerance=300)",
+                 "(or paygate webhooks listen --secret whsec_... --tolerance 300): a delivery signed more than",
+                 "tolerance seconds from now is refused as a replay."),
+}
+
+
 def example_yaml() -> str:
     """config.example.yaml, generated from SETTINGS so that every key is documented."""
     lines = [
@@ -327,7 +370,7 @@ def example_yaml() -> str:
     for setting in SETTINGS:
         section, key = setting.name.split(".")
         if section != current:
-            lines += ["", f"{section}:"]
+            lines += ["", *(f"# {note}" for note in SECTION_NOTES.get(section, ())), f"{section}:"]
             current = section
         lines.append(f"  # {setting.help}" + (" (required)" if setting.required else ""))
         if setting.choices:

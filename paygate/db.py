@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,16 +16,17 @@ import aiopg
 import psycopg2
 
 from .config import Config, mask_url
-from .errors import StartupError
+from .errors import ServiceUnavailable, StartupError
 
 Cursor = aiopg.Cursor
+log = logging.getLogger("paygate.db")
 
 
 async def create_pool(config: Config) -> aiopg.Pool:
     """Open the pool, or raise StartupError naming the (masked) URL and the reason."""
     url = config.database.url
     try:
-        return await asyncio.wait_for(
+        pool = await asyncio.wait_for(
             aiopg.create_pool(
                 url,
                 minsize=config.database.min_size,
@@ -37,6 +40,10 @@ async def create_pool(config: Config) -> aiopg.Pool:
     except (TimeoutError, psycopg2.Error, OSError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise StartupError(f"cannot reach Postgres at {mask_url(url)}: {reason}") from None
+    # The pool's own timeout bounds statements too, so it is at least 30 s; getting a connection is bounded by
+    # database.timeout, as documented, so that a client waits that long at most for its 503.
+    _acquire_timeouts[pool] = config.database.timeout
+    return pool
 
 
 # -- prepared statements ------------------------------------------------------------------------------------
@@ -175,8 +182,10 @@ class _TransactionCursor:
 
 @asynccontextmanager
 async def transaction(pool: aiopg.Pool) -> AsyncIterator[_TransactionCursor]:
-    """A cursor inside BEGIN … COMMIT; any exception (in the COMMIT too) rolls back and propagates."""
-    async with pool.acquire() as conn:
+    """A cursor inside BEGIN … COMMIT; any exception (in the COMMIT too) rolls back and propagates.
+
+    Postgres out of reach, before or during the transaction, raises ``DatabaseUnavailable``."""
+    async with _connection(pool) as conn:
         async with conn.cursor() as raw:
             cur = _TransactionCursor(raw)
             try:
@@ -185,14 +194,122 @@ async def transaction(pool: aiopg.Pool) -> AsyncIterator[_TransactionCursor]:
             except BaseException as exc:
                 if _stale(exc):
                     _drop_stale(raw)
-                if cur.begun and not conn.closed:
+                if cur.begun and not conn.closed and not broken(exc):  # a broken connection has nothing to undo
                     await raw.execute("ROLLBACK")
                 raise
 
 
 @asynccontextmanager
 async def cursor(pool: aiopg.Pool) -> AsyncIterator[Cursor]:
-    """A cursor in autocommit mode: each statement is its own transaction."""
-    async with pool.acquire() as conn:
+    """A cursor in autocommit mode: each statement is its own transaction. Postgres out of reach raises
+    ``DatabaseUnavailable``."""
+    async with _connection(pool) as conn:
         async with conn.cursor() as cur:
             yield cur
+
+
+# -- Postgres out of reach ----------------------------------------------------------------------------------
+
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """Postgres cannot be reached, a connection broke, or the pool had none free in time. Says nothing about
+    where Postgres is: the reason is in the log, and in ``__cause__``."""
+
+    def __init__(self):
+        super().__init__("the database is unavailable; retry shortly")
+
+
+# SQLSTATEs of a server that is going away or not yet back: admin_shutdown, crash_shutdown, cannot_connect_now.
+_GOING_AWAY = frozenset({"57P01", "57P02", "57P03"})
+
+
+def broken(exc: BaseException) -> bool:
+    """The connection to Postgres failed or broke: a fault of the service, not of the statement.
+
+    An error without an SQLSTATE came from the client library (refused, reset, "server closed the
+    connection unexpectedly"); class 08 is a connection exception; a query error (constraint, syntax,
+    serialization, statement timeout) is none of these."""
+    if isinstance(exc, psycopg2.InterfaceError):  # "connection already closed"
+        return True
+    if isinstance(exc, psycopg2.OperationalError):
+        code = exc.pgcode
+        return code is None or code.startswith("08") or code in _GOING_AWAY
+    return False
+
+
+@asynccontextmanager
+async def _connection(pool: aiopg.Pool) -> AsyncIterator[aiopg.Connection]:
+    """A pooled connection. A broken one is closed before it goes back, so the pool opens a fresh one rather
+    than handing it out again; a connect that fails or a pool with none free in time is ``DatabaseUnavailable``."""
+    try:
+        async with asyncio.timeout(_acquire_timeouts.get(pool)):  # waiting for a free one, and connecting
+            conn = await pool.acquire()
+    except (TimeoutError, psycopg2.Error) as exc:
+        if isinstance(exc, psycopg2.Error) and not broken(exc):
+            raise
+        raise _unavailable(pool, exc) from exc
+    try:
+        yield conn
+    except DatabaseUnavailable:  # from another connection, used inside this one's block: counted there
+        raise
+    except BaseException as exc:
+        if not broken(exc):
+            raise
+        conn.close()
+        raise _unavailable(pool, exc) from exc
+    finally:
+        await pool.release(conn)
+    _outage(pool).ended()
+
+
+class _Outage:
+    """One warning when Postgres goes out of reach, a reminder at most every ``REMIND`` seconds while it stays
+    away, and one line when it answers again; not a traceback per request."""
+
+    REMIND = 60.0
+
+    def __init__(self):
+        self.since: float | None = None
+        self.warned = 0.0
+        self.refused = 0
+
+    def began(self, exc: BaseException, timeout: float) -> DatabaseUnavailable:
+        now = time.monotonic()
+        self.refused += 1
+        reason = f"no connection within {timeout:g} s" if isinstance(exc, TimeoutError) else _reason(exc)
+        if self.since is None:
+            self.since = self.warned = now
+            log.warning("Postgres is out of reach (%s); answering 503 until it is back", reason)
+        elif now - self.warned >= self.REMIND:
+            self.warned = now
+            log.warning("Postgres still out of reach after %.0f s, %d operations refused (%s)",
+                        now - self.since, self.refused, reason)
+        return DatabaseUnavailable()
+
+    def ended(self) -> None:
+        if self.since is not None:
+            log.warning("Postgres is back after %.1f s; %d operations were refused meanwhile",
+                        time.monotonic() - self.since, self.refused)
+            self.since, self.refused = None, 0
+
+
+_outages: weakref.WeakKeyDictionary[aiopg.Pool, _Outage] = weakref.WeakKeyDictionary()
+
+
+def _outage(pool: aiopg.Pool) -> _Outage:
+    outage = _outages.get(pool)
+    if outage is None:
+        outage = _outages[pool] = _Outage()
+    return outage
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _unavailable(pool: aiopg.Pool, exc: BaseException) -> DatabaseUnavailable:
+    return _outage(pool).began(exc, _acquire_timeouts.get(pool, pool.timeout))
+
+
+_acquire_timeouts: weakref.WeakKeyDictionary[aiopg.Pool, float] = weakref.WeakKeyDictionary()

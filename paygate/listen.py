@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hmac
 import json
 import os
 import random
@@ -17,8 +16,8 @@ from datetime import datetime
 import aiohttp
 from aiohttp import web
 
+from . import verify
 from .errors import StartupError
-from .webhooks import signing
 
 # Headers that belong to one hop; aiohttp sets its own for the forwarded request.
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
@@ -33,7 +32,7 @@ class Arrival:
     path: str
     event: str
     object_id: str | None
-    seed_signature: str  # valid | invalid | absent | unchecked
+    seed_signature: str  # valid | invalid | stale | absent | unchecked
     standard_signature: str
     status: int
     forwarded: str | None = None  # the onward answer ("200") or why it failed
@@ -55,33 +54,12 @@ def check_secret(secret: str) -> str:
     return secret
 
 
-def seed_verdict(secret: str | None, body: bytes, headers) -> str:
-    """X-Webhook-Signature: hex HMAC-SHA256 of the raw body keyed by the secret string.
-
-    During a secret rotation X-Webhook-Signature-Previous carries the old secret's; either will do.
-    """
+def listener_verdicts(secret: str | None, body: bytes, headers, tolerance: float | None) -> tuple[str, str]:
+    """(X-Webhook-Signature, webhook-signature): valid, invalid, stale (outside the replay window), absent, or
+    unchecked without a secret. Judged as ``paygate.verify`` judges them, so what passes here passes there."""
     if secret is None:
-        return "unchecked"
-    found = [headers[h].strip() for h in ("X-Webhook-Signature", "X-Webhook-Signature-Previous") if h in headers]
-    if not found:
-        return "absent"
-    expected = signing.seed_signature(secret, body)
-    return "valid" if any(hmac.compare_digest(expected, f) for f in found) else "invalid"
-
-
-def standard_verdict(secret: str | None, body: bytes, headers) -> str:
-    """Standard Webhooks: any ``v1,<base64>`` entry of webhook-signature over "id.timestamp.body" will do."""
-    if secret is None:
-        return "unchecked"
-    header = headers.get("webhook-signature")
-    if header is None:
-        return "absent"
-    message_id, timestamp = headers.get("webhook-id"), headers.get("webhook-timestamp", "")
-    if message_id is None or not timestamp.isdigit():
-        return "invalid"
-    expected = signing.standard_signature(secret, message_id, int(timestamp), body)
-    entries = header.split()
-    return "valid" if any(hmac.compare_digest(expected, entry) for entry in entries) else "invalid"
+        return "unchecked", "unchecked"
+    return verify.verdicts(secret, body, headers, tolerance=tolerance)
 
 
 def describe(body: bytes) -> tuple[str, str | None]:
@@ -112,17 +90,20 @@ async def _forward(session: aiohttp.ClientSession, url: str, body: bytes, header
         return f"failed: {exc}"
 
 
-def create_listener_app(secret: str | None, fail_rate: float, forward_to: str | None,
-                        printer: Printer) -> web.Application:
-    """Accept POST on any path: 400 for a present but wrong signature, 500 with probability ``fail_rate``."""
+def create_listener_app(secret: str | None, fail_rate: float, forward_to: str | None, printer: Printer,
+                        tolerance: float | None = verify.DEFAULT_TOLERANCE) -> web.Application:
+    """Accept POST on any path: 400 for a present but wrong signature or a signed time more than ``tolerance``
+    seconds from now (a replay), 500 with probability ``fail_rate``."""
+    refusals = {"invalid": "invalid signature",
+                "stale": f"stale timestamp: more than {tolerance or 0:g} s from now (a replayed delivery?)"}
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
-        seed = seed_verdict(secret, body, request.headers)
-        standard = standard_verdict(secret, body, request.headers)
+        seed, standard = listener_verdicts(secret, body, request.headers, tolerance)
         event, object_id = describe(body)
         forwarded = None
-        if "invalid" in (seed, standard):
+        refused = next((refusals[v] for v in ("invalid", "stale") if v in (seed, standard)), None)
+        if refused:
             status = 400
         elif random.random() < fail_rate:  # a deliberately flaky endpoint, to watch paygate retry
             status = 500
@@ -131,7 +112,7 @@ def create_listener_app(secret: str | None, fail_rate: float, forward_to: str | 
             if forward_to:
                 forwarded = await _forward(request.app[SESSION], forward_to, body, request.headers)
         printer(Arrival(datetime.now(), request.path, event, object_id, seed, standard, status, forwarded, body))
-        text = {200: "ok", 400: "invalid signature", 500: "failing on purpose (--fail-rate)"}[status]
+        text = refused or {200: "ok", 500: "failing on purpose (--fail-rate)"}[status]
         return web.Response(status=status, text=text)
 
     async def session(app: web.Application):

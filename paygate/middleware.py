@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from . import metrics
+from . import db, metrics
 from .appkeys import MERCHANT_ID, REQUEST_ID
 from .errors import PaygateError
 
@@ -31,7 +31,13 @@ HTTP_CODES = {
 }
 
 
+# The error code of the answer, for its access log line: a refused request (bad JSON, too deep, a wrong type) is
+# that one line at INFO, saying why, and no traceback.
+ERROR_CODE = web.RequestKey("error_code", str)
+
+
 def error_response(request: web.Request, status: int, error: dict, headers: dict | None = None) -> web.Response:
+    request[ERROR_CODE] = error["code"]
     error = {**error, "request_id": request.get(REQUEST_ID)}
     return web.Response(
         status=status,
@@ -78,7 +84,8 @@ async def access_middleware(request: web.Request, handler):
             duration_ms = round(seconds * 1000, 1)
             access_log.info("%s %s %s %.1f ms", request.method, route, status, duration_ms, extra={
                 "request_id": request.get(REQUEST_ID), "merchant_id": request.get(MERCHANT_ID), "route": route,
-                "method": request.method, "path": request.path, "status": status, "duration_ms": duration_ms})
+                "method": request.method, "path": request.path, "status": status, "duration_ms": duration_ms,
+                "error": request.get(ERROR_CODE), "client": request.remote})  # behind a trusted proxy, the real one
 
 
 @web.middleware
@@ -95,7 +102,12 @@ async def error_middleware(request: web.Request, handler):
         kept = ("allow", "access-control-")  # what a client needs from aiohttp's own errors
         headers = {k: v for k, v in exc.headers.items() if k.lower().startswith(kept)}
         return error_response(request, exc.status, {"code": code, "description": description}, headers)
-    except Exception:
+    except Exception as exc:
+        if db.broken(exc):  # Postgres reached outside db.cursor/db.transaction, which answer this themselves
+            log.warning("Postgres is out of reach on %s %s (request %s): %s", request.method, request.path,
+                        request.get(REQUEST_ID), type(exc).__name__)
+            unavailable = db.DatabaseUnavailable()
+            return error_response(request, unavailable.status, unavailable.to_dict(), unavailable.headers)
         log.exception("unhandled error on %s %s (request %s)", request.method, request.path, request.get(REQUEST_ID))
         return error_response(
             request, 500, {"code": "SERVER_ERROR", "description": "internal error; quote the request_id to support"}

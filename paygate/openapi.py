@@ -136,9 +136,10 @@ PAGING = (
     Query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, example=10),
     Query("offset", "objects to skip", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000, "default": 0},
           example=0),
-    Query("from", "created at or after: unix seconds or ISO 8601 (naive times are UTC)", TEXT,
-          example="2025-01-01T00:00:00Z"),
-    Query("to", "created at or before: unix seconds or ISO 8601 (naive times are UTC)", TEXT, example="1738324800"),
+    Query("from", "created at or after: unix seconds or ISO 8601 (naive times are UTC; a UTC offset beyond "
+                  "±15:59 is refused)", TEXT, example="2025-01-01T00:00:00Z"),
+    Query("to", "created at or before: unix seconds or ISO 8601 (naive times are UTC; a UTC offset beyond "
+                "±15:59 is refused)", TEXT, example="1738324800"),
 )
 
 LIST_NOTE = ("Newest first. Any query parameter not listed here is refused with 400 naming it.")
@@ -275,8 +276,9 @@ def _ops() -> tuple[Operation, ...]:
                   query=(_key("payment"),)),
         # operations
         Operation("GET", f"{API}/test/jobs/status", "getJobsStatus", "Payment queue status",
-                  "Counts of the payment queue and the workers connected (the seed's test endpoint).", "Operations",
-                  "none", 200, a.JobsStatus, (),
+                  "Counts of the payment queue and the workers connected (the seed's test endpoint), at most a "
+                  "second old. Served only with `api.test_endpoints` on (as under `paygate dev`).", "Operations",
+                  "none", 200, a.JobsStatus, (503,),
                   {"pending": 0, "processing": 1, "completed": 42, "failed": 0, "workers": 2,
                    "worker_status": "running"}),
         Operation("GET", f"{API}/openapi.json", "getOpenAPI", "This document", "", "Operations", "none",
@@ -322,10 +324,12 @@ ERRORS = {
            "description": "Idempotency-Key 'k1' was used with a different request; use a new key for a new request"}),
     429: ("TooManyRequests", "Too many checkout requests from this address; retry after Retry-After.",
           {"code": "RATE_LIMIT_ERROR", "description": "too many requests; the limit is 60 per 1 minute"}),
-    500: ("ServerError", "An unexpected failure (e.g. Postgres unreachable); quote the request_id to support.",
+    500: ("ServerError", "An unexpected failure; quote the request_id to support.",
           {"code": "SERVER_ERROR", "description": "internal error; quote the request_id to support"}),
+    503: ("ServiceUnavailable", "Postgres or Redis cannot be reached just now; retry after Retry-After.",
+          {"code": "SERVICE_UNAVAILABLE", "description": "the database is unavailable; retry shortly"}),
 }
-RETRY_AFTER = (409, 429)
+RETRY_AFTER = (409, 429, 503)
 CORS_HEADER = {"Access-Control-Allow-Origin": {"$ref": "#/components/headers/AccessControlAllowOrigin"}}
 
 SECURITY = {
@@ -369,8 +373,9 @@ def _responses(op: Operation) -> dict:
     responses = {str(op.status): success}
     writes_by_session = {403} if op.auth == "merchant" and op.method != "GET" else set()
     json_body = {415} if op.request is not None else set()  # a body not sent as application/json
-    for status in sorted({*op.errors, *writes_by_session, *json_body, 500}):
-        if status in ERRORS:
+    dependencies = {503} if op.auth != "none" else set()  # Postgres or Redis away
+    for status in sorted({*op.errors, *writes_by_session, *json_body, *dependencies, 500}):
+        if status in ERRORS and op.response is not api_models.Readiness:
             name = ERRORS[status][0]
             if op.auth == "public" or status in RETRY_AFTER or op.idempotent:
                 # the same error answer, with this operation's headers
@@ -379,7 +384,7 @@ def _responses(op: Operation) -> dict:
                 responses[str(status)] = {"$ref": f"#/components/responses/{name}"}
         else:  # 503 from /readyz: the same shape as the 200
             example = {"status": "unavailable", "checks": {"postgres": {"ok": True},
-                                                           "redis": {"ok": False, "reason": "Connection refused"}}}
+                                                           "redis": {"ok": False, "reason": "unreachable"}}}
             responses[str(status)] = {"description": "Not ready", "headers": _headers(op, status),
                                       "content": _json(_ref(op.response), example)}
     return responses
@@ -479,7 +484,8 @@ def _build() -> dict:
                            "currency's minor unit; timestamps are ISO 8601 UTC. Every error is "
                            "`{\"error\": {\"code\", \"description\", \"field\"?, \"request_id\"}}` and every "
                            "answer carries X-Request-Id. A body is JSON sent with `Content-Type: application/json` "
-                           "(else 415); bodies over 1 MiB get 413."
+                           "(else 415); bodies over 1 MiB get 413, and bodies that nest arrays and objects more "
+                           f"than {schemas.MAX_DEPTH} deep or hold more than {schemas.MAX_CONTAINERS} of them, 400."
                            "\n\n" + TEST_CARDS_NOTE + "\n\n" + testcards.markdown(),
             "x-test-instruments": testcards.as_json(),
         },

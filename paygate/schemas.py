@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import BadRequest
 
-NoteValue = str | int | float | bool | None
+# An order's notes: at most NOTES pairs, keys of at most NOTE_KEY characters, string values of at most NOTE_VALUE
+# (Stripe's metadata allows 50 / 40 / 500; the 15 pairs are Razorpay's notes'), so that no order carries megabytes.
+NOTES, NOTE_KEY, NOTE_VALUE = 15, 40, 500
+NoteValue = Annotated[str, Field(max_length=NOTE_VALUE)] | int | float | bool | None
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -26,7 +29,10 @@ class OrderCreate(Body):
     amount: int
     currency: str
     receipt: str | None = Field(default=None, max_length=40)
-    notes: dict[str, NoteValue] = Field(default_factory=dict, max_length=15)
+    notes: dict[Annotated[str, Field(max_length=NOTE_KEY)], NoteValue] = Field(
+        default_factory=dict, max_length=NOTES,
+        description=f"at most {NOTES} pairs; keys of at most {NOTE_KEY} characters; values strings of at most "
+                    f"{NOTE_VALUE} characters, numbers, booleans or null")
     capture_method: Literal["automatic", "manual"] = "automatic"
 
 
@@ -65,14 +71,21 @@ TYPE_WORDS = {
 }
 
 
+UNION_MEMBERS = ("int", "str", "constrained-str", "float", "bool", "none", "CardDetails")
+
+
 def _field(loc: tuple) -> str:
-    # Union members add their type name to the location (e.g. "int", "str"); they are not fields.
-    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p in ("int", "str", "float", "bool",
-                                                                                 "none", "CardDetails")))
+    # Union members add their type name to the location (e.g. "int", "str"); they are not fields. A key that
+    # breaks a rule is named by its object alone: the key itself may be long.
+    if "[key]" in loc:
+        loc = loc[:loc.index("[key]") - 1]
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p in UNION_MEMBERS))
 
 
 def _describe(error: dict, field: str) -> str:
     kind = error["type"]
+    if "[key]" in error["loc"] and kind == "string_too_long":
+        return f"{field} keys must be at most {error['ctx']['max_length']} characters"
     if kind == "extra_forbidden":
         return f"{field} is not a recognised field"
     if kind == "missing":
@@ -108,8 +121,42 @@ def _check_storable(value, field: str) -> None:
             _check_storable(item, f"{field}.{index}")
 
 
+# Arrays and objects inside one another, and in all: paygate's bodies have at most 3, both ways. json.loads
+# recurses once a level, and some thousands of levels exhaust the stack (RecursionError) before any field is
+# checked; so both are bounded, and found without parsing, before parsing work can grow with them.
+MAX_DEPTH = 64
+MAX_CONTAINERS = 1000
+_KEEP_BRACKETS = bytes.maketrans(b"{}", b"[]"), bytes(set(range(256)) - set(b"[]{}"))
+
+
+def _check_nesting(raw: bytes) -> None:
+    """Refuse a body with more than MAX_CONTAINERS arrays and objects, or nesting them more than MAX_DEPTH deep.
+
+    Brackets inside strings do not count. Linear, in C-speed bytes methods (no regular expression that could
+    backtrack): escapes go first, so every remaining quote starts or ends a string.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(*_KEEP_BRACKETS)  # { } as [ ]
+    opened = brackets.count(b"[")
+    if opened * 2 != len(brackets):  # in JSON, brackets outside strings pair up
+        raise BadRequest("request body must be valid JSON")
+    too_deep = BadRequest(f"request body nests arrays and objects more than {MAX_DEPTH} deep")
+    if opened > MAX_CONTAINERS:
+        raise too_deep if b"[" * (MAX_DEPTH + 1) in brackets else BadRequest(
+            f"request body has more than {MAX_CONTAINERS} arrays and objects")
+    for _ in range(MAX_DEPTH):  # each pass takes away the innermost level
+        brackets = brackets.replace(b"[]", b"")
+    if b"[]" in brackets:
+        raise too_deep
+    if brackets:  # closed before opened
+        raise BadRequest("request body must be valid JSON")
+
+
 def parse(model: type[Model], raw: bytes) -> Model:
     """Decode a JSON object body into ``model``; the first problem becomes a 400 naming its field."""
+    _check_nesting(raw)
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
@@ -137,9 +184,12 @@ class EndpointUpdate(Body):
     webhook_enabled: bool | None = None
 
 
+TIME = "ISO 8601; naive times are UTC; a UTC offset beyond ±15:59 is refused"
+
+
 class RecoverRequest(Body):
-    since: str
-    until: str | None = None
+    since: str = Field(description=f"failed deliveries created at or after this time ({TIME})")
+    until: str | None = Field(default=None, description=f"and at or before this time ({TIME})")
 
 
 class SignIn(Body):

@@ -33,7 +33,7 @@ class Services:
 @asynccontextmanager
 async def open_services(config: Config, pool: aiopg.Pool) -> AsyncIterator[Services]:
     """Services over an open pool: the queues opened here are closed on leaving."""
-    dispatcher = Dispatcher(config.redis.url)
+    dispatcher = Dispatcher(config.redis.url, config.redis.timeout)
     box = SecretBox(config.security.master_key) if config.security.master_key else None
     try:
         yield Services(config, pool, dispatcher, build_processor(config), box,

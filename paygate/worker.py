@@ -26,16 +26,20 @@ from collections import Counter
 import aiopg
 
 from . import idempotency
+from .broker import RedisUnavailable
+from .db import DatabaseUnavailable, cursor
 from .operations import webhooks as webhook_ops
 from .operations.processing import process_payment, process_refund, release_expired_authorizations
 from .queue import PAYMENTS, REFUNDS, WEBHOOKS, Worker
 from .services import Services
 from .storage import payments, refunds
+from .storage import sessions as ended_sessions
 from .storage.webhooks import NOTIFY_CHANNEL
 from .webhooks.delivery import new_session
 
 log = logging.getLogger("paygate.worker")
 jobs_log = logging.getLogger("paygate.jobs")  # one line per finished job (per delivery, for webhooks)
+UNFINISHED_BATCH = 500  # most payments, and most refunds, one scheduler pass requeues
 
 
 class Deliverer:
@@ -97,7 +101,9 @@ class Deliverer:
                 last = time.monotonic()
                 try:
                     batch = await webhook_ops.claim(self.services, size, full)
-                except Exception:  # Postgres away: the scheduler's next pass wakes this again
+                except DatabaseUnavailable:  # db.py has said so once; the scheduler's next pass wakes this again
+                    break
+                except Exception:
                     log.exception("claiming due webhook deliveries failed")
                     break
                 for delivery in batch.deliveries:
@@ -111,7 +117,9 @@ class Deliverer:
     async def _send(self, delivery: dict, start_before: float) -> None:
         try:
             made = await webhook_ops.attempt(self.services, self.session, self.limiter, delivery, start_before)
-        except Exception:  # it stays pending in Postgres and is claimed again when its lease ends
+        except DatabaseUnavailable:  # it stays pending in Postgres and is claimed again when its lease ends
+            made = None
+        except Exception:
             log.exception("webhook delivery %s failed before its attempt was made", delivery["id"])
             made = None
         if made is None:
@@ -132,7 +140,9 @@ class Deliverer:
             last = time.monotonic()
             try:
                 recorded = await webhook_ops.record(self.services, attempts)
-            except Exception:  # not recorded: they stay pending and are sent again after their lease
+            except DatabaseUnavailable:  # not recorded: they stay pending and are sent again after their lease
+                recorded = []
+            except Exception:
                 log.exception("recording %d webhook attempts failed", len(attempts))
                 recorded = []
             finally:
@@ -179,6 +189,7 @@ class WorkerRole:
         self.workers: list[Worker] = []
         self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
+        self._sweep_all = False  # Redis failed a pass: the next pass that reaches it requeues everything unfinished
         self.deliverer = Deliverer(services)
 
     async def start(self) -> None:
@@ -191,8 +202,8 @@ class WorkerRole:
             "drainDelay": 1,
         }
         self.workers = [
-            Worker(PAYMENTS, self._payment_job, options),
-            Worker(REFUNDS, self._refund_job, options),
+            Worker(PAYMENTS, self._payment_job, options, timeout=config.redis.timeout),
+            Worker(REFUNDS, self._refund_job, options, timeout=config.redis.timeout),
         ]
         self.deliverer.start()
         self._tasks = [
@@ -217,7 +228,9 @@ class WorkerRole:
         while not self._stopping.is_set():
             try:
                 await self.run_scheduler_once()
-            except Exception:  # the scheduler must outlive a passing Postgres or Redis outage
+            except DatabaseUnavailable:  # db.py has said so once per outage; the next pass tries again
+                pass
+            except Exception:  # the scheduler must outlive anything else that passes too
                 log.exception("scheduler pass failed; trying again in %ss", interval)
             try:
                 async with asyncio.timeout(interval):
@@ -227,30 +240,58 @@ class WorkerRole:
 
     async def run_scheduler_once(self) -> dict[str, int]:
         """One pass: wake the deliverer (for retries whose time came, and anything a lost NOTIFY or an expired
-        lease left), requeue work whose job was lost, release expired authorizations, purge old idempotency
-        keys."""
+        lease left), release expired authorizations, purge old idempotency keys, then requeue work whose job
+        was lost. The Postgres work comes first and needs no Redis, so it goes on while Redis is away."""
         services = self.services
-        stuck_after = services.config.payments.stuck_after
         self.deliverer.wake()
-        async with services.pool.acquire() as conn, conn.cursor() as cur:
-            stuck = [(PAYMENTS, i) for i in await payments.unfinished_before(cur, stuck_after)]
-            stuck += [(REFUNDS, i) for i in await refunds.unfinished_before(cur, stuck_after)]
-        requeued = 0
-        for queue, object_id in stuck:
-            requeued += await services.dispatcher.requeue(queue, object_id)
         released = await release_expired_authorizations(services)
         purged = await idempotency.purge_expired(services)
-        await services.dispatcher.mark_scheduler_pass()  # for the scheduler-lag gauge
+        async with cursor(services.pool) as cur:
+            await ended_sessions.purge_expired(cur)
+        requeued = await self._requeue_unfinished()
         return {"requeued": requeued, "released": released, "purged_keys": purged}
+
+    async def _requeue_unfinished(self) -> int:
+        """Requeue payments and refunds left unfinished past ``payments.stuck_after``, or all of them once Redis
+        is back after it failed (their jobs may never have been added): they reach a final state within seconds,
+        not stuck_after later. While Redis is away this gives up at its first call, within ``redis.timeout``."""
+        dispatcher = self.services.dispatcher
+        try:
+            await dispatcher.mark_scheduler_pass()  # for the scheduler-lag gauge, and to see Redis answer
+        except RedisUnavailable:
+            self._sweep_all = True
+            return 0
+        sweep_all = self._sweep_all or dispatcher.take_missed()
+        stuck_after = 0 if sweep_all else self.services.config.payments.stuck_after
+        async with cursor(self.services.pool) as cur:
+            found = {PAYMENTS: await payments.unfinished_before(cur, stuck_after, UNFINISHED_BATCH),
+                     REFUNDS: await refunds.unfinished_before(cur, stuck_after, UNFINISHED_BATCH)}
+        stuck = [(queue, object_id) for queue, ids in found.items() for object_id in ids]
+        requeued = 0
+        try:
+            for queue, object_id in stuck:
+                requeued += await dispatcher.requeue(queue, object_id)
+        except RedisUnavailable:  # gone again: the next pass that reaches it sweeps everything
+            self._sweep_all = True
+            return requeued
+        # A full batch may leave more behind; sweep again at the next pass.
+        self._sweep_all = sweep_all and any(len(ids) >= UNFINISHED_BATCH for ids in found.values())
+        if sweep_all and stuck:
+            log.info("Redis missed jobs: requeued %d of %d unfinished payments and refunds", requeued, len(stuck))
+        return requeued
 
     async def _listen(self) -> None:
         """Deliveries that became due are announced by NOTIFY on commit: claim them at once, not at the next
         pass."""
+        lost = False
         while not self._stopping.is_set():
             try:
                 async with aiopg.connect(self.services.config.database.url) as conn:
                     async with conn.cursor() as cur:
                         await cur.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    if lost:
+                        log.info("webhook listener connected again")
+                        lost = False
                     self.deliverer.wake()  # what was announced while this was not listening
                     while not self._stopping.is_set():
                         await conn.notifies.get()
@@ -260,7 +301,10 @@ class WorkerRole:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the scheduler still finds every due delivery meanwhile
-                log.warning("webhook listener lost its connection (%s); reconnecting", exc)
+                if not lost:  # once per outage, not once a second
+                    log.warning("webhook listener lost its connection (%s); reconnecting every second",
+                                " ".join(str(exc).split()) or type(exc).__name__)
+                    lost = True
                 await asyncio.sleep(1)
 
     async def close(self) -> None:

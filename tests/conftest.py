@@ -87,7 +87,7 @@ def services(tmp_path_factory):
 
 def build_config(db_url: str, redis_url: str, **overrides) -> config_mod.Config:
     values = {"database.url": db_url, "redis.url": redis_url, "security.master_key": MASTER_KEY,
-              "database.max_size": 30}
+              "database.max_size": 30, "api.test_endpoints": True}
     values.update({k.replace("__", "."): v for k, v in overrides.items()})
     return config_mod.build(values, check_required=True)
 

@@ -16,6 +16,7 @@ DEV_DEFAULTS = {
     "processor.delay_max": 3.0,
     "webhooks.retry_schedule": [5.0, 10.0, 15.0, 20.0],
     "webhooks.allow_private_targets": True,
+    "api.test_endpoints": True,
 }
 
 

@@ -152,7 +152,7 @@ def _url(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     return value
 
 
-VERDICT_STYLE = {"valid": "green", "invalid": "bold red", "absent": "yellow", "unchecked": "dim"}
+VERDICT_STYLE = {"valid": "green", "invalid": "bold red", "stale": "bold red", "absent": "yellow", "unchecked": "dim"}
 PAYLOAD_LIMIT = 20_000  # characters of a body that is not JSON, printed as text
 
 
@@ -190,8 +190,10 @@ def print_arrival(a: Arrival, payload: bool = True) -> None:
               help="POST each accepted event, same body and headers, to URL.")
 @click.option("--payload/--no-payload", default=True, show_default=True,
               help="Print each event's JSON body under its line.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=300.0, show_default=True, metavar="SECONDS",
+              help="Refuse (400) a delivery whose signed time is further than this from now: a replay.")
 def listen_command(host: str, port: int, secret: str | None, fail_rate: float, forward_to: str | None,
-                   payload: bool) -> None:
+                   payload: bool, tolerance: float) -> None:
     """A local webhook endpoint: verify, print and answer each event, until Ctrl-C.
 
     Point a merchant at it with PATCH /api/v1/merchant {"webhook_url": "http://127.0.0.1:4000/"} (or on the
@@ -199,7 +201,7 @@ def listen_command(host: str, port: int, secret: str | None, fail_rate: float, f
     """
     from .. import listen
 
-    app = listen.create_listener_app(secret, fail_rate, forward_to, lambda a: print_arrival(a, payload))
+    app = listen.create_listener_app(secret, fail_rate, forward_to, lambda a: print_arrival(a, payload), tolerance)
 
     def ready() -> None:
         checks = "verifying signatures" if secret else "signatures not checked without --secret"

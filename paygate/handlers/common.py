@@ -16,6 +16,7 @@ from ..auth import authenticate, has_credentials
 from ..errors import BadRequest, UnsupportedMediaType, no_such
 from ..idempotency import Receipt, Replay
 from ..services import Services
+from ..validation import check_time
 
 Model = TypeVar("Model", bound=BaseModel)
 API = "/api/v1"
@@ -118,12 +119,11 @@ KINDS = {"order": "order", "pay": "payment", "rfnd": "refund", "evt": "event", "
 
 
 def timestamp(value: str, name: str) -> datetime:
-    """Unix seconds or ISO 8601; naive times are UTC."""
+    """Unix seconds or an ISO 8601 time (as ``check_time`` takes it), in UTC."""
+    if not INTEGER.fullmatch(value):
+        return check_time(value, name, "unix seconds or an ISO 8601 time")
     try:
-        if INTEGER.fullmatch(value):
-            return datetime.fromtimestamp(int(value), UTC)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return datetime.fromtimestamp(int(value), UTC)
     except (ValueError, OverflowError, OSError):
         raise BadRequest(f"{name} must be unix seconds or an ISO 8601 time", field=name) from None
 

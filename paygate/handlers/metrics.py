@@ -1,28 +1,47 @@
-"""/metrics in Prometheus text format, unauthenticated (see the metrics.enabled setting)."""
+"""/metrics in Prometheus text format (see the metrics.enabled and metrics.token settings).
+
+The figures read from Postgres and Redis come from a snapshot at most a second old, shared by every scrape
+meanwhile; the counters are this process's (or every process's, under multi-process serving).
+"""
 
 from __future__ import annotations
 
-import asyncio
+import hmac
 import logging
 
 from aiohttp import web
 
-from .. import metrics
+from .. import appkeys, metrics
+from ..broker import RedisUnavailable
+from ..errors import Unauthorized
 from ..operations import status
-from .common import services
 
 log = logging.getLogger("paygate.metrics")
 routes = web.RouteTableDef()
 
-SCRAPE_TIMEOUT = 5.0  # seconds for the figures read from Postgres and Redis
+# Made by the app for each process (see app.py); here because /metrics is its first reader.
+SNAPSHOTS = web.AppKey("status_snapshots", status.Snapshots)
+
+
+def _authorize(request: web.Request) -> None:
+    """With ``metrics.token`` set, only ``Authorization: Bearer <token>`` reads /metrics."""
+    token = request.app[appkeys.CONFIG].metrics.token
+    if not token:
+        return
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), token.encode()):
+        raise Unauthorized("/metrics needs the header Authorization: Bearer <metrics.token>", field="Authorization",
+                           headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
 
 
 @routes.get("/metrics")
 async def metrics_text(request: web.Request) -> web.Response:
+    _authorize(request)
     try:
-        async with asyncio.timeout(SCRAPE_TIMEOUT):
-            snap = await status.metrics_snapshot(services(request))
-    except Exception as exc:  # the counters are still worth serving while Postgres or Redis is away
+        snap = await request.app[SNAPSHOTS].metrics.get()
+    except RedisUnavailable:  # logged once by the dispatcher; the counters are still worth serving
+        snap = None
+    except Exception as exc:  # Postgres away, say: the counters are still worth serving
         log.warning("metrics: could not read queue and delivery figures: %s", exc or type(exc).__name__)
         snap = None
     return web.Response(body=metrics.exposition(snap), headers={"Content-Type": metrics.CONTENT_TYPE})

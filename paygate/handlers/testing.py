@@ -1,25 +1,19 @@
-"""/api/v1/test/jobs/status (the seed's): the payment queue as the workers see it."""
+"""/api/v1/test/jobs/status (the seed's): the payment queue as the workers see it.
+
+Served only with ``api.test_endpoints`` (on under ``paygate dev``); from a snapshot at most a second old, and
+503 with Retry-After while Redis is away.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from ..queue import PAYMENTS
-from .common import API, respond, services
+from .common import API, respond
+from .metrics import SNAPSHOTS
 
 routes = web.RouteTableDef()
 
 
 @routes.get(f"{API}/test/jobs/status")
 async def jobs_status(request: web.Request) -> web.Response:
-    dispatcher = services(request).dispatcher
-    counts = await dispatcher.counts(PAYMENTS)
-    workers = await dispatcher.workers(PAYMENTS)
-    return respond({
-        "pending": counts["waiting"] + counts["delayed"] + counts["prioritized"],
-        "processing": counts["active"],
-        "completed": counts["completed"],
-        "failed": counts["failed"],
-        "workers": workers,
-        "worker_status": "running" if workers else "stopped",
-    })
+    return respond(await request.app[SNAPSHOTS].jobs.get())

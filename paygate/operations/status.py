@@ -3,13 +3,19 @@
 Read from Redis and Postgres, so every figure is system-wide: one process reads it once, for
 ``paygate status`` and for the scrape-time part of /metrics. Payments and refunds are bullmq queues; webhook
 deliveries are claimed from Postgres by every worker role, and are shown as a queue of their own.
+
+/metrics and /api/v1/test/jobs/status answer from ``Snapshots``: figures at most a second old, read by one
+request at a time for all that ask meanwhile, so a flood of them costs no query per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 from .. import metrics
 from ..db import cursor
@@ -20,6 +26,62 @@ from ..storage import webhooks
 
 QUEUE_STATES = ("waiting", "prioritized", "delayed", "active", "failed")
 FAILURE_WINDOW = 3600.0  # seconds: "failures in the last hour"
+SNAPSHOT_MAX_AGE = 1.0  # seconds
+SCRAPE_TIMEOUT = 5.0  # seconds for the figures /metrics reads from Postgres and Redis
+
+T = TypeVar("T")
+
+
+class Fresh(Generic[T]):
+    """What ``read`` answered, for ``max_age`` seconds from when that read began; one read at a time, its
+    answer (or its failure) shared by every caller that came meanwhile. A failure is not kept: the next
+    caller reads again."""
+
+    def __init__(self, read: Callable[[], Awaitable[T]], max_age: float = SNAPSHOT_MAX_AGE):
+        self._read, self._max_age = read, max_age
+        self._value: T | None = None
+        self._read_at = -math.inf
+        self._reading: asyncio.Task[T] | None = None
+
+    async def get(self) -> T:
+        if time.monotonic() - self._read_at <= self._max_age:
+            return self._value
+        if self._reading is None:
+            self._reading = asyncio.create_task(self._refresh())
+            # Retrieved here, so that a failure that every waiter gave up on is not reported as never retrieved.
+            self._reading.add_done_callback(lambda task: task.cancelled() or task.exception())
+        return await asyncio.shield(self._reading)  # a caller that goes away does not cancel the others' read
+
+    async def _refresh(self) -> T:
+        began = time.monotonic()
+        try:
+            value = await self._read()
+        finally:
+            self._reading = None
+        self._value, self._read_at = value, began
+        return value
+
+
+class Snapshots:
+    """The figures /metrics and the test endpoint answer with, per process."""
+
+    def __init__(self, services: Services, max_age: float = SNAPSHOT_MAX_AGE):
+        self.metrics = Fresh(lambda: asyncio.wait_for(metrics_snapshot(services), SCRAPE_TIMEOUT), max_age)
+        self.jobs = Fresh(lambda: jobs_status(services), max_age)
+
+
+async def jobs_status(services: Services) -> dict:
+    """The payment queue as the workers see it (the seed's test endpoint). Raises RedisUnavailable."""
+    dispatcher = services.dispatcher
+    counts, workers = await asyncio.gather(dispatcher.counts(PAYMENTS), dispatcher.workers(PAYMENTS))
+    return {
+        "pending": counts["waiting"] + counts["delayed"] + counts["prioritized"],
+        "processing": counts["active"],
+        "completed": counts["completed"],
+        "failed": counts["failed"],
+        "workers": workers,
+        "worker_status": "running" if workers else "stopped",
+    }
 
 
 async def _queues(services: Services) -> dict[str, dict[str, int]]:

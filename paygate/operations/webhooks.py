@@ -9,18 +9,19 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 import psycopg2
 
 from .. import authcache, crypto, metrics, views
-from ..db import cursor, transaction
+from ..db import DatabaseUnavailable, cursor, transaction
 from ..errors import BadRequest, ServiceUnavailable, no_such
 from ..idempotency import Receipt
 from ..schemas import EndpointUpdate, RecoverRequest
 from ..services import Services
 from ..storage import events, merchants, webhooks
+from ..validation import check_time
 from ..webhooks import policy, signing, ssrf
 from ..webhooks.delivery import send
 
@@ -177,7 +178,7 @@ async def _record(services: Services, attempts: list[dict]) -> list[dict]:
         try:
             async with cursor(services.pool) as cur:  # one statement: autocommit is its transaction
                 return await webhooks.record_attempts(cur, attempts)
-        except psycopg2.OperationalError as exc:
+        except (psycopg2.OperationalError, DatabaseUnavailable) as exc:
             log.warning("recording %d webhook attempts failed (%s); trying again", len(attempts), exc)
             await asyncio.sleep(0.5)
     async with cursor(services.pool) as cur:  # the last try's error reaches the caller
@@ -239,16 +240,8 @@ async def recover(services: Services, merchant_id: str | None, since: datetime, 
 
 
 async def recover_request(services: Services, merchant: dict, body: RecoverRequest, receipt: Receipt) -> None:
-    until = _parse_time(body.until, "until") if body.until else None
-    await recover(services, merchant["id"], _parse_time(body.since, "since"), until, receipt)
-
-
-def _parse_time(value: str, field: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f"{field} must be an ISO 8601 time", field=field) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    until = check_time(body.until, "until") if body.until else None
+    await recover(services, merchant["id"], check_time(body.since, "since"), until, receipt)
 
 
 def parse_age(text: str) -> timedelta:

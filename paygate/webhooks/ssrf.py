@@ -17,17 +17,38 @@ from aiohttp.resolver import ThreadedResolver
 METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
             ipaddress.ip_address("100.100.100.200")}
 METADATA_HOSTS = {"metadata.google.internal", "metadata"}
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix: the last 32 bits are the IPv4
+# Refused whatever they carry: a Teredo address tunnels, through whichever relay is nearest, to the IPv4 and
+# port it carries obfuscated (no webhook target is one), and the NAT64 local-use prefix (RFC 8215) is
+# translated only inside the operator's own network.
+REFUSED_V6 = ((ipaddress.ip_network("2001::/32"), "Teredo"),
+              (ipaddress.ip_network("64:ff9b:1::/48"), "NAT64 local-use"))
 
 
 class TargetRefused(OSError):
     """The URL or the address it resolves to is not a place webhooks may be sent."""
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one is delivered to: IPv4-mapped (the host's own stack), 6to4 and NAT64 (a
+    gateway). IPv4-compatible and IPv4-translated ones need none: they lie in ::/8, refused as reserved."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
 def classify(address: str) -> str | None:
     """Why this address is refused (a class name), or None when it is a public address."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        for network, reason in REFUSED_V6:
+            if ip in network:
+                return reason
+        ip = embedded_ipv4(ip) or ip
     if ip in METADATA:
         return "cloud-metadata"
     if ip.is_loopback:
@@ -64,20 +85,26 @@ def check_url_shape(url: str) -> tuple[str, str]:
     return parts.scheme, parts.hostname
 
 
-def refuse_address(host: str, address: str) -> None:
+def refuse_address(address: str) -> None:
+    """Refuse a non-public address, in words that name neither it nor the host: the caller may be probing what
+    the server's resolver sees."""
     reason = classify(address)
     if reason:
-        raise TargetRefused(f"webhook target {host} resolves to a {reason} address ({address})")
+        raise TargetRefused(f"webhook target not allowed: webhook_url reaches a {reason} address")
+
+
+def refuse_metadata_host(host: str) -> None:
+    if host.lower() in METADATA_HOSTS:
+        raise TargetRefused("webhook target not allowed: webhook_url names a cloud-metadata host")
 
 
 def check_without_dns(url: str) -> str | None:
     """Refuse what can be refused from the URL alone; return the host name if it still needs resolving."""
     _, host = check_url_shape(url)
-    if host.lower() in METADATA_HOSTS:
-        raise TargetRefused(f"webhook target {host} is a cloud-metadata host")
+    refuse_metadata_host(host)
     literal = ip_literal(host)
     if literal:
-        refuse_address(host, literal)
+        refuse_address(literal)
         return None
     return host
 
@@ -93,9 +120,9 @@ async def check_url(url: str, allow_private: bool) -> None:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
-        raise TargetRefused(f"webhook target {host} does not resolve") from None
+        raise TargetRefused("webhook target not allowed: webhook_url's host does not resolve") from None
     for info in infos:
-        refuse_address(host, info[4][0])
+        refuse_address(info[4][0])
 
 
 class GuardedResolver(AbstractResolver):
@@ -109,10 +136,9 @@ class GuardedResolver(AbstractResolver):
                       ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         if not self._allow_private:
-            if host.lower() in METADATA_HOSTS:
-                raise TargetRefused(f"webhook target {host} is a cloud-metadata host")
+            refuse_metadata_host(host)
             for result in results:
-                refuse_address(host, result["host"])
+                refuse_address(result["host"])
         return results
 
     async def close(self) -> None:
