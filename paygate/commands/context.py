@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -145,12 +144,4 @@ def print_json(value: Any) -> None:
     import json
 
     click.echo(json.dumps(value))
-
-
-def data_dir_option(default: Path | None):
-    """``--data-dir``: where paygate dev keeps its embedded services (and its state file)."""
-    return click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=default,
-                        show_default=default is not None, envvar="PAYGATE_DATA_DIR",
-                        help="Where paygate dev keeps its embedded Postgres and Redis (also PAYGATE_DATA_DIR); "
-                             "operator commands find them there when no database.url is configured.")
 
