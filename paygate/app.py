@@ -35,7 +35,7 @@ async def _redis(app: web.Application):
 async def _services(app: web.Application):
     async with open_services(app[appkeys.CONFIG], app[appkeys.DB]) as services:
         app[appkeys.SERVICES] = services
-        app[metrics_routes.SNAPSHOTS] = Snapshots(services)
+        app[appkeys.SNAPSHOTS] = Snapshots(services)
         yield
 
 

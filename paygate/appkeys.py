@@ -19,6 +19,7 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 SERVICES = web.AppKey("services", "Services")
 WORKERS = web.AppKey("workers", "WorkerRole")
 RATE_LIMITER = web.AppKey("rate_limiter", "RateLimiter")
+SNAPSHOTS = web.AppKey("status_snapshots", "Snapshots")  # what /metrics and the test endpoint answer from
 
 # per-request
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -190,11 +190,16 @@ async def transaction(pool: aiopg.Pool) -> AsyncIterator[_TransactionCursor]:
             cur = _TransactionCursor(raw)
             try:
                 yield cur
-                await cur.commit()
+                try:
+                    await cur.commit()
+                except BaseException as exc:
+                    if broken(exc):  # the COMMIT may have been applied before the connection broke
+                        raise CommitUnknown() from exc
+                    raise
             except BaseException as exc:
                 if _stale(exc):
                     _drop_stale(raw)
-                if cur.begun and not conn.closed and not broken(exc):  # a broken connection has nothing to undo
+                if cur.begun and not conn.closed and not broken(_cause(exc)):  # a broken one has nothing to undo
                     await raw.execute("ROLLBACK")
                 raise
 
@@ -216,8 +221,21 @@ class DatabaseUnavailable(ServiceUnavailable):
     """Postgres cannot be reached, a connection broke, or the pool had none free in time. Says nothing about
     where Postgres is: the reason is in the log, and in ``__cause__``."""
 
-    def __init__(self):
-        super().__init__("the database is unavailable; retry shortly")
+    def __init__(self, description: str = "the database is unavailable; retry shortly"):
+        super().__init__(description)
+
+
+class CommitUnknown(Exception):
+    """The connection broke during COMMIT: the transaction may or may not have been applied."""
+
+
+# A blind retry of a request whose COMMIT was cut off could make a second refund: the client is told to look first.
+COMMIT_UNKNOWN = ("the database went away while this request was being committed, so it may or may not have taken "
+                  "effect: look the object up, or retry with the same Idempotency-Key, before trying again")
+
+
+def _cause(exc: BaseException) -> BaseException:
+    return exc.__cause__ if isinstance(exc, CommitUnknown) and exc.__cause__ is not None else exc
 
 
 # SQLSTATEs of a server that is going away or not yet back: admin_shutdown, crash_shutdown, cannot_connect_now.
@@ -254,10 +272,14 @@ async def _connection(pool: aiopg.Pool) -> AsyncIterator[aiopg.Connection]:
     except DatabaseUnavailable:  # from another connection, used inside this one's block: counted there
         raise
     except BaseException as exc:
-        if not broken(exc):
+        cause = _cause(exc)
+        if not broken(cause):
             raise
         conn.close()
-        raise _unavailable(pool, exc) from exc
+        unavailable = _unavailable(pool, cause)
+        if cause is not exc:
+            unavailable = DatabaseUnavailable(COMMIT_UNKNOWN)
+        raise unavailable from cause
     finally:
         await pool.release(conn)
     _outage(pool).ended()

@@ -107,6 +107,8 @@ def middleware(config: Config):
         if found is None:
             return await handler(request)
         address, scheme = found
+        if scheme is None and proxies.header == "x-forwarded":  # a proxy that sets X-Forwarded-Proto alone
+            scheme = _scheme(request.headers.get(hdrs.X_FORWARDED_PROTO, "").split(",")[-1])
         changes = {"remote": str(address)}
         if scheme:
             changes["scheme"] = scheme

@@ -6,45 +6,36 @@ own would mean re-deriving its race handling.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 import time
 
 from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.exceptions import RedisError
 
+from .broker import Reachability, RedisUnavailable
 from .errors import ServiceUnavailable, TooManyRequests
-
-log = logging.getLogger("paygate.ratelimit")
 
 
 class RateLimiter:
     """Named rules, e.g. {"checkout": "120/minute"}, each counted per client."""
 
     def __init__(self, redis_url: str, rules: dict[str, str], timeout: float = 5.0):
-        self._timeout = timeout  # an attempt whose count takes longer is refused as uncountable
-        self._unchecked = False  # checks are failing open (Redis away)
+        self._timeout = timeout  # a count that takes longer is given up
+        # While Redis is away, one count a second tries it and the others give up at once.
+        self._redis = Reachability("checkout rate limits are not checked and sign-in is refused until it is back")
         uri = "async+" + redis_url if redis_url.startswith(("redis://", "rediss://")) else redis_url
         self._limiter = MovingWindowRateLimiter(RedisStorage(uri, implementation="redispy", key_prefix="paygate"))
         self._rules = {scope: parse(rule) for scope, rule in rules.items()}
 
     async def check(self, scope: str, client: str) -> None:
-        """Count one request by ``client``; raise 429 when over the limit (fail open if Redis is down)."""
+        """Count one request by ``client``; raise 429 when over the limit (fail open if Redis is away)."""
         item = self._rules[scope]
         try:
-            async with asyncio.timeout(self._timeout):
+            async with self._redis.call(self._timeout, "rate limiting"):
                 allowed = await self._limiter.hit(item, scope, client)
-        except (RedisError, OSError, TimeoutError) as exc:
-            if not self._unchecked:  # once while Redis is away, not once a request
-                log.warning("rate limits not checked until Redis answers again: %s", exc or type(exc).__name__)
-                self._unchecked = True
+        except RedisUnavailable:
             return
-        if self._unchecked:
-            log.info("rate limits are checked again")
-            self._unchecked = False
         if not allowed:
             raise TooManyRequests(f"too many requests; the limit is {item}", headers={"Retry-After": "1"})
 
@@ -53,17 +44,16 @@ class RateLimiter:
 
         Over the limit raises 429 with Retry-After until the oldest attempt leaves the window.
         Counting before the attempt is judged means concurrent guesses cannot slip past the limit.
-        Unlike ``check`` this fails closed: an attempt that cannot be counted (Redis down or slow) would be an
+        Unlike ``check`` this fails closed: an attempt that cannot be counted (Redis away or slow) would be an
         unlimited, undelayed guess, so it is refused with 503 and Retry-After.
         """
         item = self._rules[scope]
         try:
-            async with asyncio.timeout(self._timeout):
+            async with self._redis.call(self._timeout, "signing in"):
                 allowed = await self._limiter.hit(item, scope, client)
                 stats = await self._limiter.get_window_stats(item, scope, client)
-        except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("%s attempt refused, it cannot be counted: %s", scope, exc or type(exc).__name__)
-            raise ServiceUnavailable(  # the client learns no internal address or object, only when to retry
+        except RedisUnavailable:  # the client learns no internal address or object, only when to retry
+            raise ServiceUnavailable(
                 f"attempts cannot be counted at the moment; try again in {ServiceUnavailable.RETRY_AFTER} s") from None
         if not allowed:
             wait = max(1, math.ceil(stats.reset_time - time.time()))
@@ -73,6 +63,7 @@ class RateLimiter:
     async def forget(self, scope: str, client: str) -> None:
         """Start ``client``'s count afresh (after a successful sign-in)."""
         try:
-            await self._limiter.clear(self._rules[scope], scope, client)
-        except (RedisError, OSError) as exc:
-            log.warning("rate limit not cleared: %s", exc)
+            async with self._redis.call(self._timeout, "rate limiting"):
+                await self._limiter.clear(self._rules[scope], scope, client)
+        except RedisUnavailable:
+            pass  # the attempts age out of their window by themselves

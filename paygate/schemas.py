@@ -156,10 +156,16 @@ def _check_nesting(raw: bytes) -> None:
 
 def parse(model: type[Model], raw: bytes) -> Model:
     """Decode a JSON object body into ``model``; the first problem becomes a 400 naming its field."""
+    try:
+        # UTF-8 only (RFC 8259): json.loads would also take UTF-16 and UTF-32, whose bytes the nesting check
+        # cannot read (a 0x22 byte there need not be a quote).
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("request body must be UTF-8 encoded JSON") from None
     _check_nesting(raw)
     try:
-        data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(text or "{}")
+    except (ValueError, RecursionError):
         raise BadRequest("request body must be valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object")

@@ -124,10 +124,12 @@ def verify_webhook(webhook_secret: str, raw_body: bytes, headers: Mapping[str, s
 
 
 def verify_webhook_signature(webhook_secret: str, raw_body: bytes, signature: str, *,
-                             tolerance: float | None = DEFAULT_TOLERANCE, now: float | None = None) -> bool:
-    """The seed's X-Webhook-Signature alone (an HMAC of the raw body), and the body's ``timestamp`` within
-    ``tolerance`` seconds of now. That is the event's time, so a retry sent later than the tolerance fails here:
-    ``verify_webhook``, given the headers, accepts it through the Standard signature's per-attempt time."""
+                             tolerance: float | None = None, now: float | None = None) -> bool:
+    """The seed's X-Webhook-Signature alone (an HMAC of the raw body), and with ``tolerance`` the body's
+    ``timestamp`` within that many seconds of now. Off by default, as in the seed: that timestamp is the event's,
+    so every retry sent later than the tolerance (at 5 min, 30 min, 2 h) would be refused and the delivery lost.
+    ``verify_webhook``, given the headers, refuses replays and accepts retries through the Standard signature's
+    per-attempt time."""
     return (hmac.compare_digest(seed_signature(webhook_secret, raw_body), signature or "")
             and is_fresh(body_timestamp(raw_body), tolerance, now))
 

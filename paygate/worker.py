@@ -40,6 +40,9 @@ from .webhooks.delivery import new_session
 log = logging.getLogger("paygate.worker")
 jobs_log = logging.getLogger("paygate.jobs")  # one line per finished job (per delivery, for webhooks)
 UNFINISHED_BATCH = 500  # most payments, and most refunds, one scheduler pass requeues
+# Passes a sweep after an outage goes on while batches come back full: under steady load there are always more
+# than a batch unfinished, and each pass re-reads the oldest; what is left waits payments.stuck_after.
+SWEEP_PASSES = 10
 
 
 class Deliverer:
@@ -190,6 +193,7 @@ class WorkerRole:
         self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
         self._sweep_all = False  # Redis failed a pass: the next pass that reaches it requeues everything unfinished
+        self._sweeps = 0  # passes of the current sweep
         self.deliverer = Deliverer(services)
 
     async def start(self) -> None:
@@ -275,7 +279,11 @@ class WorkerRole:
             self._sweep_all = True
             return requeued
         # A full batch may leave more behind; sweep again at the next pass.
-        self._sweep_all = sweep_all and any(len(ids) >= UNFINISHED_BATCH for ids in found.values())
+        self._sweeps = self._sweeps + 1 if sweep_all else 0
+        self._sweep_all = (sweep_all and self._sweeps < SWEEP_PASSES
+                           and any(len(ids) >= UNFINISHED_BATCH for ids in found.values()))
+        if not self._sweep_all:
+            self._sweeps = 0
         if sweep_all and stuck:
             log.info("Redis missed jobs: requeued %d of %d unfinished payments and refunds", requeued, len(stuck))
         return requeued

@@ -214,3 +214,13 @@ async def test_a_malformed_request_is_one_info_line_without_traceback(client, me
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
     lines = [r for r in caplog.records if getattr(r, "request_id", None) == request_id]
     assert [(r.name, r.levelno, r.status, r.error) for r in lines] == [("paygate.access", logging.INFO, 400, BAD)]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32"])
+async def test_a_body_in_another_unicode_encoding_is_refused_before_it_is_parsed(client, encoding):
+    """json.loads takes UTF-16 and UTF-32 too, where a 0x22 byte need not be a quote ("Ģ" is 22 01 in UTF-16-LE):
+    such a body could hide its depth from the nesting check. JSON on the wire is UTF-8 (RFC 8259)."""
+    deep = "[" * 5000 + "]" * 5000
+    body = f'{{"a": "Ģ", "b": {deep}, "c": "Ģ"}}'.encode(encoding)
+    resp = await client.post("/api/v1/checkout/payments", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status == 400, await resp.text()  # not UTF-8, or (UTF-16-LE of ASCII is) not JSON in UTF-8

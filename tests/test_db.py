@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 
 from paygate import crypto
-from paygate.db import Statement, create_pool, cursor, transaction
+from paygate.db import DatabaseUnavailable, Statement, create_pool, cursor, transaction
 from paygate.storage import fetch_one, merchants
 
 from .conftest import MASTER_KEY
@@ -177,3 +177,17 @@ async def test_a_stale_statement_inside_a_transaction_rolls_it_back_and_drops_it
     assert failures <= pool.maxsize
     async with transaction(pool) as cur:
         assert (await fetch_one(cur, SCRATCH, {"id": 1}))["note"] is None
+
+
+async def test_a_connection_lost_at_commit_says_the_outcome_is_unknown_not_retry_blindly(pool):
+    """A COMMIT cut off may have been applied: a client told only "retry shortly" could make a second refund."""
+    async with pool.acquire() as other, other.cursor() as killer:
+        with pytest.raises(DatabaseUnavailable) as caught:
+            async with transaction(pool) as cur:
+                await cur.execute("SELECT pg_backend_pid()")
+                (pid,) = await cur.fetchone()
+                await killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert caught.value.status == 503 and "may or may not have taken effect" in caught.value.description
+    async with transaction(pool) as cur:  # the broken connection was not handed out again
+        await cur.execute("SELECT 1")
+        assert await cur.fetchone() == (1,)

@@ -84,6 +84,14 @@ async def test_operator_commands_find_paygate_dev_in_the_same_directory(tmp_path
             headers={"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}) as resp:
         assert resp.status == 200 and (await resp.json())["status"] == "success"
 
+    # A state file that others may write is not believed: it would choose the database and the master key.
+    state_file = tmp_path / ".paygate" / "dev.json"
+    assert state_file.stat().st_mode & 0o077 == 0
+    state_file.chmod(0o666)
+    refused = run_paygate("merchants", "list", "--json", env=env, cwd=tmp_path)
+    assert refused.returncode == 2 and "database.url: required" in refused.stderr
+    state_file.chmod(0o600)
+
     # Elsewhere, --data-dir names it.
     elsewhere = run_paygate("--data-dir", str(tmp_path / ".paygate"), "merchants", "list", "--json", env=env,
                             cwd=tmp_path.parent)

@@ -114,6 +114,7 @@ def echo_app(trusted: list[str], header: str = "x-forwarded") -> web.Application
 
 @pytest.mark.parametrize(("trusted", "header", "headers", "seen"), [
     (LOOPBACK, "x-forwarded", {}, "127.0.0.1 http"),
+    (LOOPBACK, "x-forwarded", {"X-Forwarded-Proto": "https"}, "127.0.0.1 https"),  # a proxy that sets only that
     (LOOPBACK, "x-forwarded", {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
      "203.0.113.7 https"),
     (LOOPBACK, "x-forwarded", {"X-Forwarded-For": "[2001:db8::5]:4711, 127.0.0.9"}, "2001:db8::5 http"),

@@ -42,8 +42,9 @@ def write(data_dir: Path, *, database_url: str, redis_url: str, master_key_file:
     state = {"pid": os.getpid(), "database_url": database_url, "redis_url": redis_url,
              "master_key_file": str(master_key_file)}
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(state, indent=2) + "\n")
-    temporary.chmod(0o600)
+    temporary.unlink(missing_ok=True)
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(json.dumps(state, indent=2) + "\n")
     temporary.replace(path)
     return path
 
@@ -77,7 +78,12 @@ def hint(data_dir: Path) -> str:
 
 
 def _read(path: Path) -> dict | None:
+    """The state, if this user wrote it: a file someone else could write would point commands (and the master
+    key) wherever they liked."""
     try:
+        info = path.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return None
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None

@@ -14,13 +14,9 @@ from aiohttp import web
 from .. import appkeys, metrics
 from ..broker import RedisUnavailable
 from ..errors import Unauthorized
-from ..operations import status
 
 log = logging.getLogger("paygate.metrics")
 routes = web.RouteTableDef()
-
-# Made by the app for each process (see app.py); here because /metrics is its first reader.
-SNAPSHOTS = web.AppKey("status_snapshots", status.Snapshots)
 
 
 def _authorize(request: web.Request) -> None:
@@ -38,7 +34,7 @@ def _authorize(request: web.Request) -> None:
 async def metrics_text(request: web.Request) -> web.Response:
     _authorize(request)
     try:
-        snap = await request.app[SNAPSHOTS].metrics.get()
+        snap = await request.app[appkeys.SNAPSHOTS].metrics.get()
     except RedisUnavailable:  # logged once by the dispatcher; the counters are still worth serving
         snap = None
     except Exception as exc:  # Postgres away, say: the counters are still worth serving

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .. import appkeys
 from .common import API, respond
-from .metrics import SNAPSHOTS
 
 routes = web.RouteTableDef()
 
 
 @routes.get(f"{API}/test/jobs/status")
 async def jobs_status(request: web.Request) -> web.Response:
-    return respond(await request.app[SNAPSHOTS].jobs.get())
+    return respond(await request.app[appkeys.SNAPSHOTS].jobs.get())
