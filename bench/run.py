@@ -856,9 +856,9 @@ def figures(results: dict) -> list[tuple[str, str, str, bool | None]]:
         r = cli.get(key)
         if r:
             t = cli_bench.TARGETS[target]
-            add(f"cli_{key}_s", label if key != "slowest_subcommand_help" else f"{label} ({r['command']})",
-                r["wall_s"], " s", f"≤ {t:g} s", r["wall_s"] <= t)
-            add(f"cli_{key}_cpu_s", "    CPU of it", r["cpu_s"], " s")
+            add(f"cli_{key}_ms", label if key != "slowest_subcommand_help" else f"{label} ({r['command']})",
+                round(r["wall_s"] * 1000, 1), " ms", f"≤ {t * 1000:g} ms", r["wall_s"] <= t)
+            add(f"cli_{key}_cpu_ms", "    CPU of it", round(r["cpu_s"] * 1000, 1), " ms")
 
     # Where the time goes: CPU and round trips per operation hold steadier than rates on a shared machine.
     rows.append(("", "", "", None))
