@@ -50,9 +50,19 @@ def run(coro):
         return runner.run(coro)
 
 
+async def _hold_further_signals(app: web.Application) -> None:
+    """Once stopping, a second Ctrl-C or SIGTERM only says so. aiohttp would raise it inside the clean-up, which
+    then stops half way, and its last cancel of every task leaves bullmq's Worker.close spinning for ever on a
+    cancelled teardown. The clean-up is bounded by itself (SHUTDOWN_TIMEOUT, then the jobs' own timeouts)."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, log.warning, "already stopping: running work is finishing first")
+
+
 def run_app(app: web.Application, host: str, port: int, *, reuse_port: bool = False,
             on_listening: Callable[[], None] | None = None) -> None:
     """Serve until SIGINT/SIGTERM; ``on_listening`` is called once the port is bound (aiohttp's ``print``)."""
+    app.on_shutdown.insert(0, _hold_further_signals)
     announce = (lambda _message: on_listening()) if on_listening else None
     web.run_app(app, host=host, port=port, print=announce, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT,
                 reuse_port=reuse_port or None, loop=loop_factory()())

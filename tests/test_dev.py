@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -144,3 +145,21 @@ def test_make_run_passes_a_port():
     planned = subprocess.run(["make", "-n", "run", "PORT=8010"], cwd=REPO, capture_output=True, text=True)
     assert planned.returncode == 0, planned.stderr
     assert "paygate dev --port 8010" in planned.stdout
+
+
+async def test_a_second_ctrl_c_while_stopping_does_not_hang(clean_state, merchant, paygate_process):
+    """Ctrl-C twice is what people do. The second signal used to interrupt the clean-up half way, and aiohttp's
+    last cancel of every task then left bullmq's Worker.close spinning on a cancelled teardown for ever, at
+    100 % CPU. Work in flight (a payment the simulator takes 2 s over) keeps the clean-up busy meanwhile."""
+    from .api import create_order, pay
+
+    env = paygate_env(*clean_state, PAYGATE_PROCESSOR__DELAY_MIN="2", PAYGATE_PROCESSOR__DELAY_MAX="2")
+    server = await paygate_process("serve", env=env).ready()
+    async with aiohttp.ClientSession(base_url=server.base_url) as client:
+        order = await create_order(client, merchant["headers"])
+        await pay(client, merchant["headers"], order["id"])
+    await asyncio.sleep(0.5)  # the worker has taken it
+    server.signal(signal.SIGINT)
+    await asyncio.sleep(0.5)
+    server.signal(signal.SIGINT)
+    assert server.wait(30) == 0, server.output()[-2000:]
