@@ -140,6 +140,14 @@ def secret_box(config: Config):
     return crypto.SecretBox(config.security.master_key)
 
 
+def print_credentials(merchant: dict) -> None:
+    """A merchant's key and the secrets shown this once (on creation and by the seed)."""
+    out = console()
+    out.print(f"  X-Api-Key:      [cyan]{merchant['api_key']}[/]")
+    out.print(f"  X-Api-Secret:   [cyan]{merchant['api_secret']}[/]")
+    out.print(f"  webhook secret: [cyan]{merchant['webhook_secret']}[/]")
+
+
 def print_json(value: Any) -> None:
     import json
 

@@ -9,6 +9,7 @@ from .context import (
     load_config,
     operator_services,
     pool,
+    print_credentials,
     print_json,
     require_master_key,
     run_operation,
@@ -180,12 +181,9 @@ def create_merchant(ctx: click.Context, name: str, email: str, webhook_url: str 
     if as_json:
         print_json(created)
         return
-    out = console()
-    out.print(f"[bold]Merchant created[/]: {created['merchant_id']} ({escape(name)} <{escape(email)}>)")
-    out.print(f"  X-Api-Key:      [cyan]{created['api_key']}[/]")
-    out.print(f"  X-Api-Secret:   [cyan]{created['api_secret']}[/]")
-    out.print(f"  webhook secret: [cyan]{created['webhook_secret']}[/]")
-    out.print("  [yellow]The secrets are shown only now; paygate keeps the API secret hashed.[/]")
+    console().print(f"[bold]Merchant created[/]: {created['merchant_id']} ({escape(name)} <{escape(email)}>)")
+    print_credentials(created)
+    console().print("  [yellow]The secrets are shown only now; paygate keeps the API secret hashed.[/]")
 
 
 @merchants.command("list")

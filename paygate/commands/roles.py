@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .context import BadConfig, console, load_config, pool, print_json, require_master_key, run, secret_box
+from .context import (
+    BadConfig,
+    console,
+    load_config,
+    pool,
+    print_credentials,
+    print_json,
+    require_master_key,
+    run,
+    secret_box,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -86,12 +96,9 @@ def seed(ctx: click.Context, as_json: bool) -> None:
 
 
 def print_merchant(merchant: dict) -> None:
-    out = console()
     state = "created" if merchant["created"] else "already present"
-    out.print(f"[bold]Test merchant[/] ({state}): {merchant['merchant_id']}")
-    out.print(f"  X-Api-Key:      [cyan]{merchant['api_key']}[/]")
-    out.print(f"  X-Api-Secret:   [cyan]{merchant['api_secret']}[/]")
-    out.print(f"  webhook secret: [cyan]{merchant['webhook_secret']}[/]")
+    console().print(f"[bold]Test merchant[/] ({state}): {merchant['merchant_id']}")
+    print_credentials(merchant)
 
 
 def check_port_free(host: str, port: int) -> None:
