@@ -54,10 +54,20 @@ class Receipt:
                  box: SecretBox | None = None):
         self.status, self.merchant_id, self.key, self.token, self.box = status, merchant_id, key, token, box
         self.body: bytes | None = None
+        self.shape: Callable[[dict], dict] | None = None
+
+    def answering(self, shape: Callable[[dict], dict]) -> Receipt:
+        """This receipt, recording ``shape(result)`` rather than the operation's whole result.
+
+        For an endpoint whose answer is narrower than the operation it calls (the public checkout's, never
+        with the card): what is recorded, and so replayed, is exactly what that endpoint answers.
+        """
+        self.shape = shape
+        return self
 
     async def record(self, cur: Cursor, result: dict, *, reveals_secret: bool = False) -> None:
         """``reveals_secret``: the response shows a secret, so it is stored sealed, never in the clear."""
-        self.body = json.dumps(result).encode()
+        self.body = json.dumps(result if self.shape is None else self.shape(result)).encode()
         if self.key is not None:
             stored = _seal(self.box, self.merchant_id, self.key, self.body) if reveals_secret else self.body
             await keys.complete(cur, self.merchant_id, self.key, self.token, self.status, stored, reveals_secret)

@@ -58,8 +58,8 @@ class Operation:
 
     @property
     def idempotent(self) -> bool:
-        """A merchant POST runs under the Idempotency-Key header (when sent)."""
-        return self.method == "POST" and self.auth == "merchant"
+        """A POST (a merchant's, or the checkout's payment) runs under the Idempotency-Key header (when sent)."""
+        return self.method == "POST" and self.auth in ("merchant", "public")
 
 
 # -- examples: one coherent story (an order, its card payment, a partial refund, their events) -------------
@@ -263,7 +263,7 @@ def _ops() -> tuple[Operation, ...]:
                   query=(_key("order"),)),
         Operation("POST", f"{API}/checkout/payments", "createCheckoutPayment", "Pay an order from checkout",
                   "The key travels in the body; amount and currency are the order's. Answers status only.",
-                  "Checkout", "public", 201, a.CheckoutPayment, (*BODY, 404, 429),
+                  "Checkout", "public", 201, a.CheckoutPayment, (*BODY, 404, 429, *IDEMPOTENT),
                   {"id": PAYMENT_ID, "order_id": ORDER_ID, "status": "pending", "method": "upi"},
                   schemas.CheckoutPaymentCreate,
                   {"key": "key_test_abc123", "order_id": ORDER_ID, "method": "upi", "vpa": "success@paygate"}),

@@ -1,6 +1,9 @@
 /* paygate hosted checkout:
  *   /checkout?order_id=…&key=…[&origin=…][&callback_url=…][&name=&email=&contact=&vpa=][&color=%23RRGGBB]
  *
+ * Each payment attempt is sent under its own Idempotency-Key, so a double click, a duplicated
+ * request or a retry of the same attempt makes one payment (see startPayment).
+ *
  * Framed by checkout.js it reports to the parent with postMessage, addressed to exactly the
  * `origin` parameter (and to nobody when there is none). Standalone it redirects to
  * callback_url with payment_id, order_id and signature appended after a successful payment.
@@ -10,6 +13,7 @@
 
   var POLL_MS = 500;
   var SLOW_MS = 30000;
+  var IN_FLIGHT_TRIES = 10; // answers of "this attempt is still being processed" to wait through
   var VPA = /^[A-Za-z0-9][A-Za-z0-9._-]{1,255}@[A-Za-z][A-Za-z0-9]{1,63}$/; // as paygate/cards.py
   var COLOR = /^#[0-9a-fA-F]{6}$/;
   var NETWORKS = [ // [pattern, label]; display only, the server decides what it accepts
@@ -53,6 +57,7 @@
   var amountText = "";
   var method = "card";
   var busy = false;
+  var attempt = null; // {key, body}: the attempt under way, until it fails, is refused or its details change
   var paymentId = null;
   var pollStarted = 0;
 
@@ -462,14 +467,38 @@
     payButton.textContent = value ? "Starting payment…" : "Pay " + amountText;
   }
 
+  // A random key per attempt: crypto.randomUUID where the page is a secure context, else 128 random bits.
+  function newKey() {
+    if (window.crypto.randomUUID) return window.crypto.randomUUID();
+    var bytes = window.crypto.getRandomValues(new Uint8Array(16));
+    return Array.prototype.map.call(bytes, function (b) { return (b < 16 ? "0" : "") + b.toString(16); }).join("");
+  }
+
+  // The same details send the same attempt again under its key (after a network error, or Pay pressed
+  // again before an answer), so paygate makes at most one payment of it; new details are a new attempt.
   function startPayment() {
+    var body = JSON.stringify(paymentBody());
+    if (!attempt || attempt.body !== body) attempt = {key: newKey(), body: body};
+    send(attempt, 0);
+  }
+
+  function send(current, tries) {
     setBusy(true);
     var started = false;
+    var waiting = false;
     api("api/v1/checkout/payments", {
-      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(paymentBody()),
+      method: "POST", headers: {"Content-Type": "application/json", "Idempotency-Key": current.key},
+      body: current.body,
     }).then(function (r) {
       var error = r.body.error || {};
-      if (r.status === 201 && r.body.id) {
+      // Refused: that attempt is over. Kept for a retry only when paygate may not have decided yet (in
+      // flight, rate limited, or failing), since a retry under the same key then cannot pay twice.
+      if (r.status >= 400 && r.status < 500 && r.status !== 409 && r.status !== 429) attempt = null;
+      if (r.status === 409 && error.code === "IDEMPOTENCY_ERROR" && tries < IN_FLIGHT_TRIES) {
+        // This attempt's first request is still being processed: its answer is replayed once it is done.
+        waiting = true;
+        setTimeout(function () { send(current, tries + 1); }, 1000); // the Retry-After paygate gives
+      } else if (r.status === 201 && r.body.id) {
         started = true;
         paymentId = r.body.id;
         processing();
@@ -479,6 +508,8 @@
         fatal("We couldn't find this order any more. Go back to the store and try again.");
       } else if (r.status === 429) {
         pageError("Too many attempts. Please wait a minute, then try again.");
+      } else if (r.status === 409 && error.code === "IDEMPOTENCY_ERROR") {
+        pageError("Your payment is still being started. Please wait a moment, then press Pay again.");
       } else if (r.status === 400 && SERVER_FIELDS[error.field]) {
         var name = SERVER_FIELDS[error.field];
         var message = error.code === "CARD_EXPIRED" ? "This card has expired."
@@ -491,7 +522,7 @@
       }
     }, function () {
       pageError("We couldn't reach the payment server. Check your connection and try again.");
-    }).then(function () { if (!started) setBusy(false); });
+    }).then(function () { if (!started && !waiting) setBusy(false); });
   }
 
   function processing() {
@@ -550,6 +581,7 @@
   }
 
   $("retry-button").addEventListener("click", function () {
+    attempt = null; // that attempt is over: trying again, even with the same card, is a new one
     paymentId = null;
     setBusy(false);
     show("form");

@@ -6,6 +6,7 @@ shop would; a third origin plays the attacker. Screenshots land in tests/screens
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import time
@@ -15,6 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 from playwright.async_api import expect
+
+from paygate.crypto import SecretBox
+from paygate.idempotency import keyed_request_hash
 
 from .api import create_order, pay, wait_final
 from .browser import (
@@ -27,6 +31,7 @@ from .browser import (
     open_page,
     screenshot_path,
 )
+from .conftest import MASTER_KEY
 from .test_test_cards import live_merchant
 
 pytestmark = pytest.mark.browser
@@ -475,3 +480,146 @@ async def test_the_test_cards_hint_is_absent_for_a_live_key(browser, sites, api,
     await expect(page.locator(tid("test-cards-hint"))).to_be_hidden()
     await expect(page.locator("[data-test-id^=test-card-]")).to_have_count(0)
     await expect(page.locator("#test-mode")).to_be_hidden()
+
+
+# -- one payment per attempt: the page's Idempotency-Key --------------------------------------------------------
+
+PAYMENTS_POST = re.compile(r"/api/v1/checkout/payments$")
+
+
+async def hosted(browser, sites, order_id: str):
+    """The hosted page on its own, with a card filled in; a log of the Idempotency-Key of every payment POST."""
+    page, _ = await open_page(browser, f"{sites.paygate}/checkout?order_id={order_id}&key={KEY}")
+    keys: list[str | None] = []
+    page.on("request", lambda r: PAYMENTS_POST.search(r.url) and r.method == "POST"
+            and keys.append(r.headers.get("idempotency-key")))
+    await fill_card(page, "4111111111111111")
+    return page, keys
+
+
+async def settled(page) -> None:
+    """Wait until the page shows the payment's outcome, whichever it is (so a count after it says what broke)."""
+    await expect(page.locator(f"{tid('success-state')}:visible, {tid('failure-state')}:visible")).to_be_visible()
+
+
+async def payments_of(api, merchant, order_id: str) -> list[dict]:
+    resp = await api.get(f"/api/v1/orders/{order_id}/payments", headers=merchant["headers"])
+    return (await resp.json())["data"]
+
+
+async def test_a_double_click_on_pay_makes_one_payment(browser, sites, api, merchant):
+    order_id = await new_order(api, merchant)
+    page, _ = await shop(browser, sites, order_id)
+    checkout = await open_modal(page)
+    await fill_card(checkout, "4111111111111111")
+    await checkout.locator(tid("pay-button")).dblclick()
+    [success] = await wait_event(page, "success")
+    assert [p["id"] for p in await payments_of(api, merchant, order_id)] == [success["data"]["payment_id"]]
+
+
+async def test_the_same_attempt_sent_twice_at_once_makes_one_payment(browser, sites, api, merchant):
+    """The busy guard stops a second click before it reaches paygate, so that is not what is tested here.
+
+    Instead the page's one POST is sent twice at once, byte for byte and header for header, as a
+    duplicating proxy or a double submit the guard missed would: only the page's Idempotency-Key can make
+    that one payment. (Without the key, both requests pay and this test fails.)
+    """
+    order_id = await new_order(api, merchant)
+    page, keys = await hosted(browser, sites, order_id)
+    answers = []
+
+    async def twice(route):
+        both = await asyncio.gather(route.fetch(), route.fetch())
+        answers.extend(sorted((r.status, r.headers.get("idempotent-replayed", "")) for r in both))
+        await route.fulfill(response=next((r for r in both if r.status == 201), both[0]))
+
+    await page.route(PAYMENTS_POST, twice)
+    await page.locator(tid("pay-button")).click()
+    await settled(page)
+    assert len(await payments_of(api, merchant, order_id)) == 1
+    await expect(page.locator(tid("success-state"))).to_be_visible()
+    # The other request was told "still in flight" (409) or was answered with the first one's replay.
+    assert answers in ([(201, ""), (409, "")], [(201, ""), (201, "true")]), answers
+    assert len(keys) == 1 and keys[0]
+
+
+async def test_pay_pressed_again_after_a_lost_answer_makes_one_payment(browser, sites, api, merchant):
+    """The POST reaches paygate, which makes the payment, but the answer never reaches the page."""
+    order_id = await new_order(api, merchant)
+    page, keys = await hosted(browser, sites, order_id)
+    lost = []
+
+    async def lose_the_first_answer(route):
+        if lost:
+            await route.continue_()
+            return
+        lost.append((await route.fetch()).status)
+        await route.abort("connectionreset")
+
+    await page.route(PAYMENTS_POST, lose_the_first_answer)
+    await page.locator(tid("pay-button")).click()
+    await expect(page.locator(tid("error-message"))).to_contain_text("couldn't reach the payment server")
+    async with page.expect_request(lambda r: PAYMENTS_POST.search(r.url) and r.method == "POST") as again:
+        await page.locator(tid("pay-button")).click()  # the same details: the same attempt, so its key again
+    assert lost == [201]
+    assert keys[0] and (await again.value).headers.get("idempotency-key") == keys[0]
+    await settled(page)
+    assert len(await payments_of(api, merchant, order_id)) == 1
+    await expect(page.locator(tid("success-state"))).to_be_visible()  # the replayed answer: its payment
+
+
+async def test_an_attempt_still_in_flight_is_waited_for_under_the_same_key(browser, sites, api, merchant, pool):
+    """A first request of this attempt holds its key (as when its answer was lost while paygate worked on it):
+    the page is told 409, waits, and sends the same attempt again rather than giving up or starting another."""
+    order_id = await new_order(api, merchant)
+    page, keys = await hosted(browser, sites, order_id)
+    box = SecretBox(MASTER_KEY)
+
+    async def held_once(route):
+        if len(keys) > 1:
+            await route.continue_()
+            return
+        request = route.request
+        digest = keyed_request_hash(box, "POST", "/api/v1/checkout/payments", request.post_data_buffer)
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(
+                """INSERT INTO idempotency_keys (merchant_id, key, request_method, request_path, request_hash,
+                                                 claim_token, expires_at)
+                   VALUES (%s, %s, 'POST', '/api/v1/checkout/payments', %s, 'first-request', now() + '1 hour')""",
+                (merchant["merchant_id"], request.headers["idempotency-key"], digest))
+            answer = await route.fetch()  # paygate's real answer while the key is held
+            await cur.execute("DELETE FROM idempotency_keys WHERE claim_token = 'first-request'")  # it ended
+        assert answer.status == 409
+        await route.fulfill(response=answer)
+
+    await page.route(PAYMENTS_POST, held_once)
+    await page.locator(tid("pay-button")).click()
+    await expect(page.locator(tid("success-state"))).to_be_visible()
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
+    assert len(await payments_of(api, merchant, order_id)) == 1
+
+
+async def test_without_crypto_random_uuid_the_key_is_128_random_bits(browser, sites, api, merchant):
+    """randomUUID exists only in a secure context: paygate served over plain http to another host has none."""
+    order_id = await new_order(api, merchant)
+    context = await browser.new_context(viewport=DESKTOP, locale="en-US")
+    await context.add_init_script("delete Crypto.prototype.randomUUID;")
+    page = await context.new_page()
+    await page.goto(f"{sites.paygate}/checkout?order_id={order_id}&key={KEY}")
+    await fill_card(page, "4111111111111111")
+    async with page.expect_request(lambda r: PAYMENTS_POST.search(r.url) and r.method == "POST") as sent:
+        await page.locator(tid("pay-button")).click()
+    assert re.fullmatch(r"[0-9a-f]{32}", (await sent.value).headers["idempotency-key"])
+    await expect(page.locator(tid("success-state"))).to_be_visible()
+
+
+async def test_trying_again_after_a_decline_is_a_new_attempt_with_a_new_key(browser, sites, api, merchant):
+    order_id = await new_order(api, merchant)
+    page, keys = await hosted(browser, sites, order_id)
+    await fill_card(page, "4000000000000002")
+    for _ in range(2):  # the same declined card twice: each a payment of its own
+        await page.locator(tid("pay-button")).click()
+        await expect(page.locator(tid("failure-state"))).to_be_visible()
+        await page.locator(tid("retry-button")).click()
+    assert len(await payments_of(api, merchant, order_id)) == 2
+    assert len(keys) == 2 and all(keys) and keys[0] != keys[1]

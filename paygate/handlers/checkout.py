@@ -9,14 +9,15 @@ from ..errors import PaygateError
 from ..operations import checkout as ops
 from ..resources import static_dir
 from ..schemas import CheckoutPaymentCreate
-from .common import API, body, object_id, respond, services
+from .common import API, body, idempotent, object_id, respond, services
 
 routes = web.RouteTableDef()
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
+    "Access-Control-Expose-Headers": "Idempotent-Replayed",
     "Access-Control-Max-Age": "600",
 }
 # The hosted page runs only its own code and talks only to paygate, but any merchant may frame it.
@@ -68,7 +69,11 @@ async def order(request: web.Request) -> web.Response:
 
 @routes.post(f"{API}/checkout/payments")
 async def pay(request: web.Request) -> web.Response:
-    return respond(await ops.pay(services(request), await body(request, CheckoutPaymentCreate)), 201)
+    """Under the page's per-attempt Idempotency-Key (optional), claimed for the merchant owning ``key``."""
+    svc = services(request)
+    payment = await body(request, CheckoutPaymentCreate)
+    merchant = await ops.merchant_for_key(svc, payment.key)
+    return await idempotent(request, merchant, 201, lambda receipt: ops.pay(svc, merchant, payment, receipt))
 
 
 @routes.get(f"{API}/checkout/payments/{{id}}")

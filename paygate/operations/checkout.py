@@ -14,8 +14,11 @@ from ..verify import checkout_signature
 from . import payments as payment_ops
 
 
-async def _merchant(services: Services, key: str | None) -> dict:
-    """The merchant owning this public key; any problem looks like a missing object, revealing nothing."""
+async def merchant_for_key(services: Services, key: str | None) -> dict:
+    """The merchant owning this public key; any problem looks like a missing object, revealing nothing.
+
+    A checkout payment's Idempotency-Key is claimed in this merchant's keys, as its private API's are.
+    """
     if not key or not key.isprintable() or len(key) > 255:
         raise NotFound("no such order for this key", field="key")
     async with cursor(services.pool) as cur:
@@ -26,7 +29,7 @@ async def _merchant(services: Services, key: str | None) -> dict:
 
 
 async def order_for_checkout(services: Services, key: str | None, order_id: str) -> dict:
-    merchant = await _merchant(services, key)
+    merchant = await merchant_for_key(services, key)
     async with cursor(services.pool) as cur:
         order = await orders.get(cur, merchant["id"], order_id)
     if order is None:
@@ -66,16 +69,20 @@ def _status(services: Services, merchant: dict, payment: dict) -> dict:
     return shaped
 
 
-async def pay(services: Services, body: CheckoutPaymentCreate) -> dict:
-    merchant = await _merchant(services, body.key)
+def _started(payment: dict) -> dict:
+    """What the page learns of the payment it started: never the card, not even its last four digits."""
+    return {"id": payment["id"], "order_id": payment["order_id"], "status": payment["status"],
+            "method": payment["method"]}
+
+
+async def pay(services: Services, merchant: dict, body: CheckoutPaymentCreate, receipt: Receipt) -> dict:
+    """Create the payment; the receipt records (for a replay) the checkout's answer, not the full payment."""
     request = PaymentCreate(**body.model_dump(exclude={"key", "amount", "currency"}, exclude_none=True))
-    created = await payment_ops.create_payment(services, merchant, request, Receipt(201))
-    return {"id": created["id"], "order_id": created["order_id"], "status": created["status"],
-            "method": created["method"]}
+    return _started(await payment_ops.create_payment(services, merchant, request, receipt.answering(_started)))
 
 
 async def payment_status(services: Services, key: str | None, payment_id: str) -> dict:
-    merchant = await _merchant(services, key)
+    merchant = await merchant_for_key(services, key)
     async with cursor(services.pool) as cur:
         payment = await payments.get(cur, merchant["id"], payment_id)
     if payment is None:
