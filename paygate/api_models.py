@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from .schemas import NoteValue
+from .states import STATUSES
 
 
 def _drop_default(schema: dict) -> None:
@@ -42,7 +43,7 @@ Minor = Annotated[int, Field(ge=0, description="in the currency's minor unit")]
 Timestamp = Annotated[datetime, Field(description="ISO 8601 UTC with milliseconds, e.g. 2025-01-31T12:00:00.000Z")]
 Method = Literal["card", "upi"]
 CaptureMethod = Literal["automatic", "manual"]
-PaymentStatus = Literal["pending", "processing", "success", "failed"]
+PaymentStatus = Literal[STATUSES["payment"]]
 
 
 class Shape(BaseModel):
@@ -96,6 +97,9 @@ class Payment(Shape):
     captured_at: Timestamp | None
     authorization_released_at: Timestamp | None = Field(
         description="when an uncaptured authorization (or the uncaptured rest of one) was given back")
+    void_reason: Literal["requested", "expired"] | None = Field(
+        description="why the authorization was voided (status void_pending or voided): cancelled through the API, "
+                    "the dashboard or the CLI, or left uncaptured past the authorization window")
     error_code: str | None = Field(description="set when status is failed")
     error_description: str | None
     created_at: Timestamp
@@ -112,7 +116,7 @@ class Refund(Shape):
     amount: Amount
     currency: Currency
     reason: str | None = Field(max_length=255)
-    status: Literal["pending", "processed", "failed"]
+    status: Literal[STATUSES["refund"]]
     error_code: str | None
     error_description: str | None
     processed_at: Timestamp | None

@@ -90,10 +90,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("processor.delay_max", "float", 0.0, "Longest simulated processor delay, seconds", minimum=0),
     Setting("processor.success_rate", "float", 1.0,
             "Share of non-magic payments the test-mode simulator approves (0..1)", minimum=0),
+    Setting("processor.timeout", "float", 30.0,
+            "Seconds a processor call may take; after that its outcome is unknown until the scheduler asks the "
+            "processor for it (payments.stuck_after later)", minimum=0.1),
+    Setting("processor.timeout_rate", "float", 0.0,
+            "Share of calls whose answer the test-mode simulator loses after booking them, as a timeout (0..1)",
+            minimum=0),
+    Setting("processor.failure_rate", "float", 0.0,
+            "Share of calls that fail before reaching the test-mode simulator (0..1)", minimum=0),
     Setting("payments.authorization_window", "float", 7 * 24 * 3600.0,
             "Seconds an uncaptured authorization lives before it is released", minimum=1),
     Setting("payments.stuck_after", "float", 60.0,
-            "Seconds a payment or refund may sit unfinished before the scheduler enqueues it again", minimum=1),
+            "Seconds a payment or refund may sit unfinished (a processor call's answer lost, its job lost) "
+            "before the scheduler enqueues it again, and its worker asks the processor what became of the call",
+            minimum=0.1),
     Setting("webhooks.timeout", "float", 10.0, "Seconds to wait for a merchant's endpoint to answer", minimum=0.1),
     Setting("webhooks.retry_schedule", "list[float]", [60.0, 300.0, 1800.0, 7200.0],
             "Seconds before each retry after a failed attempt (the seed's 1 min, 5 min, 30 min, 2 h); "
@@ -318,8 +328,9 @@ def build(values: dict[str, Any], *, check_required: bool, sources: dict[str, st
     config = Config(**{section: SimpleNamespace(**keys) for section, keys in merged.items()})
     if config.processor.delay_max < config.processor.delay_min:
         raise ConfigError("processor.delay_max: must not be below processor.delay_min")
-    if config.processor.success_rate > 1:
-        raise ConfigError("processor.success_rate: must be between 0 and 1")
+    for rate in ("success_rate", "timeout_rate", "failure_rate"):
+        if getattr(config.processor, rate) > 1:
+            raise ConfigError(f"processor.{rate}: must be between 0 and 1")
     if config.database.min_size > config.database.max_size:
         raise ConfigError("database.min_size: must not exceed database.max_size")
     return config

@@ -29,6 +29,11 @@ HTTP_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
 PAYMENTS = Counter("paygate_payments", "Payments a worker took to a final status, by that status", ["status"])
 REFUNDS = Counter("paygate_refunds", "Refunds a worker took to a final status, by that status", ["status"])
+PROCESSOR_CALLS = Counter(
+    "paygate_processor_calls",
+    "Calls to the processor by operation (authorize, sale, capture, void, refund, fetch) and outcome (approved, "
+    "declined, unknown: no answer came; not_found: a fetch for a call the processor never received)",
+    ["operation", "outcome"])
 WEBHOOK_DELIVERIES = Counter(
     "paygate_webhook_deliveries",
     "Webhook delivery attempts by outcome: success, retry (failed, another attempt scheduled), "
@@ -67,6 +72,7 @@ class Snapshot:
     oldest_due_delivery_age: float
     scheduler_last_pass: float | None  # unix time of the most recent pass of any scheduler
     scheduler_interval: float
+    processor: dict  # calls at the processor: in_flight, overdue, oldest_age_s (storage.status.at_processor)
 
 
 class _Collected:
@@ -98,6 +104,16 @@ class _Collected:
             late = time.time() - snap.scheduler_last_pass - snap.scheduler_interval
             lag.add_metric([], max(0.0, late))
         yield lag
+        calls = GaugeMetricFamily("paygate_processor_calls_in_flight",
+                                  "Payments and refunds whose processor call is under way or unanswered; overdue: "
+                                  "for longer than payments.stuck_after (answer lost, or worker stopped)",
+                                  labels=["age"])
+        calls.add_metric(["any"], snap.processor["in_flight"])
+        calls.add_metric(["overdue"], snap.processor["overdue"])
+        yield calls
+        yield GaugeMetricFamily("paygate_processor_oldest_in_flight_age_seconds",
+                                "How long the oldest call still in flight at the processor has been (0: none)",
+                                value=snap.processor["oldest_age_s"])
 
 
 def exposition(snap: Snapshot | None) -> bytes:

@@ -21,6 +21,7 @@ from pydantic.json_schema import models_json_schema
 
 from . import __version__, api_models, schemas
 from .processors import testcards
+from .states import STATUSES
 
 API = "/api/v1"
 Auth = Literal["merchant", "public", "none"]
@@ -55,6 +56,9 @@ class Operation:
     request: type[BaseModel] | None = None
     example_request: dict | None = None
     query: tuple[Query, ...] = ()
+    # the example of a 202 of the same shape, when the operation may answer one: the processor was asked and no
+    # answer came in time
+    pending_example: dict | None = None
 
     @property
     def idempotent(self) -> bool:
@@ -81,8 +85,11 @@ PAYMENT = {
              "fingerprint": "fp_9c1d7e0b54a2"},
     "status": "success", "capture_method": "automatic", "captured": True, "amount_captured": 50000,
     "amount_refunded": 0, "refund_status": "none", "captured_at": LATER, "authorization_released_at": None,
-    "error_code": None, "error_description": None, "created_at": AT, "updated_at": LATER,
+    "void_reason": None, "error_code": None, "error_description": None, "created_at": AT, "updated_at": LATER,
 }
+MANUAL_AUTHORIZED = {**PAYMENT, "capture_method": "manual", "captured": False, "amount_captured": 0,
+                     "captured_at": None}
+MANUAL_CAPTURE_PENDING = {**MANUAL_AUTHORIZED, "status": "capture_pending"}
 REFUND = {
     "id": REFUND_ID, "entity": "refund", "payment_id": PAYMENT_ID, "merchant_id": MERCHANT_ID, "amount": 10000,
     "currency": "INR", "reason": "one item returned", "status": "pending", "error_code": None,
@@ -180,17 +187,35 @@ def _ops() -> tuple[Operation, ...]:
                   schemas.PaymentCreate, {"order_id": ORDER_ID, "method": "card", "card": CARD_REQUEST}),
         Operation("GET", f"{API}/payments", "listPayments", "List payments", LIST_NOTE, "Payments", M,
                   200, a.PaymentList, (400, 401), _page(PAYMENT),
-                  query=(*PAGING, _status("pending", "processing", "success", "failed"),
+                  query=(*PAGING, _status(*STATUSES["payment"]),
                          Query("method", "only payments by this method", {"type": "string", "enum": ["card", "upi"]}),
                          _text("order_id", "only payments of this order", ORDER_ID))),
         Operation("GET", f"{API}/payments/{{id}}", "getPayment", "Get a payment", "", "Payments", M,
                   200, a.Payment, (401, 404), PAYMENT),
         Operation("POST", f"{API}/payments/{{id}}/capture", "capturePayment", "Capture an authorized payment",
                   "For an order with `capture_method: manual`: capture the whole authorization or part of it, "
-                  "once; the uncaptured rest is released.", "Payments", M,
-                  200, a.Payment, (*BODY, 401, 404, *IDEMPOTENT),
+                  "once; the processor releases the uncaptured rest. The payment is `capture_pending` while the "
+                  "processor is asked. When no answer comes in time the reply is 202 with the payment still "
+                  "`capture_pending`; paygate asks the processor what became of it and the outcome follows as "
+                  "`payment.captured` or `payment.capture_failed`. A capture the processor refuses is a 400 with "
+                  "its code, and the payment stays authorized. 409 `PAYMENT_OPERATION_IN_PROGRESS` while a capture "
+                  "or cancellation of it is pending.", "Payments", M,
+                  200, a.Payment, (*BODY, 401, 404, 409, *IDEMPOTENT),
                   {**PAYMENT, "capture_method": "manual", "amount_captured": 40000, "captured_at": LATER},
-                  schemas.CaptureRequest, {"amount": 40000}),
+                  schemas.CaptureRequest, {"amount": 40000}, pending_example=MANUAL_CAPTURE_PENDING),
+        Operation("POST", f"{API}/payments/{{id}}/cancel", "cancelPayment", "Cancel (void) an authorized payment",
+                  "Releases an uncaptured authorization at the processor, so the shopper's funds are no longer held: "
+                  "the payment goes `void_pending`, then `voided` (`void_reason: requested`), with a "
+                  "`payment.voided` event, and its order returns to `attempted`. Captured payments are refunded "
+                  "instead (400 `PAYMENT_NOT_CANCELLABLE`). When no answer comes in time the reply is 202 with the "
+                  "payment still `void_pending`, settled later as for a capture. An authorization left uncaptured "
+                  "past the authorization window is voided the same way by paygate (`void_reason: expired`, event "
+                  "`payment.released`).", "Payments", M,
+                  200, a.Payment, (*BODY, 401, 404, 409, *IDEMPOTENT),
+                  {**MANUAL_AUTHORIZED, "status": "voided", "authorization_released_at": LATER,
+                   "void_reason": "requested"},
+                  schemas.CancelRequest, {}, pending_example={**MANUAL_AUTHORIZED, "status": "void_pending",
+                                                              "void_reason": "requested"}),
         # refunds
         Operation("POST", f"{API}/payments/{{id}}/refunds", "createRefund", "Refund a captured payment",
                   "Full (no amount) or partial; several refunds may add up to the captured amount, never more.",
@@ -201,7 +226,7 @@ def _ops() -> tuple[Operation, ...]:
                   200, a.RefundList, (401, 404), _page(REFUND, limit=1)),
         Operation("GET", f"{API}/refunds", "listRefunds", "List refunds", LIST_NOTE, "Refunds", M,
                   200, a.RefundList, (400, 401), _page(REFUND),
-                  query=(*PAGING, _status("pending", "processed", "failed"),
+                  query=(*PAGING, _status(*STATUSES["refund"]),
                          _text("payment_id", "only refunds of this payment", PAYMENT_ID))),
         Operation("GET", f"{API}/refunds/{{id}}", "getRefund", "Get a refund", "", "Refunds", M,
                   200, a.Refund, (401, 404), REFUND),
@@ -362,7 +387,7 @@ def _headers(op: Operation, status: int) -> dict:
         headers.update(CORS_HEADER)
     if status in RETRY_AFTER:
         headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
-    if op.idempotent and status == op.status:
+    if op.idempotent and (status == op.status or (op.pending_example is not None and status == 202)):
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
     return headers
 
@@ -371,6 +396,10 @@ def _responses(op: Operation) -> dict:
     success = {"description": op.response.__doc__.strip().splitlines()[0] if op.response.__doc__ else "OK",
                "headers": _headers(op, op.status), "content": _json(_ref(op.response), op.example_response)}
     responses = {str(op.status): success}
+    if op.pending_example is not None:
+        responses["202"] = {"description": "No answer from the processor in time: the operation is pending, and "
+                                           "its outcome follows as an event",
+                            "headers": _headers(op, 202), "content": _json(_ref(op.response), op.pending_example)}
     writes_by_session = {403} if op.auth == "merchant" and op.method != "GET" else set()
     json_body = {415} if op.request is not None else set()  # a body not sent as application/json
     dependencies = {503} if op.auth != "none" else set()  # Postgres or Redis away

@@ -65,6 +65,10 @@ class CaptureRequest(Body):
     amount: int | None = None
 
 
+class CancelRequest(Body):
+    """No fields: the payment is named by the path."""
+
+
 TYPE_WORDS = {
     "int_type": "an integer", "string_type": "a string", "dict_type": "an object", "bool_type": "a boolean",
     "model_type": "an object", "float_type": "a number",

@@ -36,12 +36,13 @@ async def open_services(config: Config, pool: aiopg.Pool) -> AsyncIterator[Servi
     dispatcher = Dispatcher(config.redis.url, config.redis.timeout)
     box = SecretBox(config.security.master_key) if config.security.master_key else None
     try:
-        yield Services(config, pool, dispatcher, build_processor(config), box,
+        yield Services(config, pool, dispatcher, build_processor(config, pool), box,
                        MerchantCache(config.api.auth_cache_ttl))
     finally:
         await dispatcher.close()
 
 
-def build_processor(config: Config) -> Processor:
+def build_processor(config: Config, pool: aiopg.Pool) -> Processor:
     p = config.processor
-    return Simulator(p.delay_min, p.delay_max, p.success_rate)
+    return Simulator(pool, delay_min=p.delay_min, delay_max=p.delay_max, success_rate=p.success_rate,
+                     timeout_rate=p.timeout_rate, failure_rate=p.failure_rate)

@@ -63,6 +63,7 @@ def payment(row: dict) -> dict:
         "refund_status": refund_status(row),
         "captured_at": iso(row["captured_at"]),
         "authorization_released_at": iso(row["released_at"]),
+        "void_reason": row["void_reason"],
         "error_code": row["error_code"],
         "error_description": row["error_description"],
         "created_at": iso(row["created_at"]),

@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 # A fixed key for tests: sealed secrets must open across the app, the CLI and subprocesses.
 MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LWZvci1wYXlnYXRlLXRlc3Q="
 TABLES = (
-    "merchants, orders, payments, refunds, events, webhook_logs, webhook_attempts, idempotency_keys"
+    "merchants, orders, payments, refunds, events, webhook_logs, webhook_attempts, idempotency_keys, "
+    "simulator_ledger"
 )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -27,3 +30,15 @@ async def scrape(client, path: str = "/metrics") -> Scrape:
     assert resp.status == 200, await resp.text()
     assert resp.headers["Content-Type"].startswith("text/plain; version=")
     return Scrape(await resp.text())
+
+
+async def scrape_until(client, check, timeout: float = 20) -> Scrape:
+    """Scrape until ``check(scrape)`` holds (the counters move just after the rows commit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = await scrape(client)
+        if check(current):
+            return current
+        if time.monotonic() > deadline:
+            raise AssertionError(f"/metrics never satisfied the check:\n{current.text}")
+        await asyncio.sleep(0.1)

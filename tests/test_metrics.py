@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
 import pytest
 
 from .api import create_order, get, pay, wait_final
 from .conftest import free_port, paygate_env
-from .metrics_text import Scrape, scrape
+from .metrics_text import Scrape, scrape, scrape_until
 
 PAYMENT_ROUTE = "/api/v1/payments/{id}"
-
-
-async def _until(client, check, timeout: float = 20) -> Scrape:
-    """Scrape until ``check(scrape)`` holds (the counters move just after the rows commit)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        current = await scrape(client)
-        if check(current):
-            return current
-        if time.monotonic() > deadline:
-            raise AssertionError(f"/metrics never satisfied the check:\n{current.text}")
-        await asyncio.sleep(0.1)
 
 
 async def test_metrics_expose_each_family_after_a_payment_a_refund_and_a_delivery(hooks_client, merchant, receiver):
@@ -40,7 +27,7 @@ async def test_metrics_expose_each_family_after_a_payment_a_refund_and_a_deliver
     assert resp.status == 201
     refund = await resp.json()
     for _ in range(200):
-        if (await get(client, headers, f"/api/v1/refunds/{refund['id']}"))["status"] != "pending":
+        if (await get(client, headers, f"/api/v1/refunds/{refund['id']}"))["status"] not in ("pending", "processing"):
             break
         await asyncio.sleep(0.05)
     await receiver.wait_for(1)
@@ -52,7 +39,7 @@ async def test_metrics_expose_each_family_after_a_payment_a_refund_and_a_deliver
                 > before.value("paygate_webhook_deliveries_total", outcome="success")
                 and s.samples("paygate_webhook_oldest_due_age_seconds")[0].value == 0)  # every delivery made
 
-    after = await _until(client, moved)
+    after = await scrape_until(client, moved)
 
     def delta(name: str, **labels: str) -> float:
         return after.value(name, **labels) - before.value(name, **labels)
@@ -117,5 +104,5 @@ async def test_a_worker_process_serves_the_payments_it_finished_on_its_metrics_p
     assert payment["status"] == "success"  # processed by the worker subprocess: this app has no workers
 
     async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-        current = await _until(http, lambda s: s.value("paygate_payments_total", status="success") == 1)
+        current = await scrape_until(http, lambda s: s.value("paygate_payments_total", status="success") == 1)
     assert current.value("paygate_queue_workers", queue="payments") == 1

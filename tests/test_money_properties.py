@@ -314,6 +314,10 @@ class MoneyMachine(RuleBasedStateMachine):
         for amount, (status, body) in zip(amounts, answers, strict=True):
             if status == 200:
                 continue
+            if status == 409:
+                # It came while the winning capture was at the processor: refused at once, never a second call.
+                assert won and code(body) == "PAYMENT_OPERATION_IN_PROGRESS", (amount, status, body)
+                continue
             assert status == 400, (amount, status, body)
             if amount is not None and amount < 1:
                 expected = {"INVALID_AMOUNT"}
@@ -439,7 +443,7 @@ class MoneyMachine(RuleBasedStateMachine):
         while True:
             snap = await self.live.snapshot(self.payment_id)
             snap.check()
-            pending = [i for i, r in snap.refunds.items() if r["status"] == "pending"]
+            pending = [i for i, r in snap.refunds.items() if r["status"] in ("pending", "processing")]
             if not pending:
                 break
             assert time.monotonic() < deadline, f"refunds still pending after {SETTLE_TIMEOUT}s: {pending}"

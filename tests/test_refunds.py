@@ -22,7 +22,7 @@ async def _refund(client, headers, payment_id: str, **body):
 async def _wait_refund(client, headers, refund_id: str) -> dict:
     for _ in range(400):
         refund = await get(client, headers, f"/api/v1/refunds/{refund_id}")
-        if refund["status"] != "pending":
+        if refund["status"] not in ("pending", "processing"):
             return refund
         await asyncio.sleep(0.05)
     raise AssertionError(f"refund {refund_id} still pending")

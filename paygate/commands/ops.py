@@ -130,6 +130,10 @@ def render_status(report: dict):
     health.add_row("webhook deliveries failed (all time)", _count(d["failed"]))
     for kind in ("payments", "refunds", "deliveries"):
         health.add_row(f"{kind} failed in the last hour", _count(f[kind]))
+    p = report["processor"]
+    health.add_row("processor calls awaiting an answer", _count(p["in_flight"], "yellow"))
+    health.add_row("  of them unanswered past payments.stuck_after", _count(p["overdue"]))
+    health.add_row("  the oldest", f"{p['oldest_age_s']:.1f} s")
     age = s["last_pass_age_s"]
     health.add_row("last scheduler pass", "[red]never[/]" if age is None else f"{age:.1f} s ago")
     return Group(f"[bold]paygate status[/] at {report['at']}", queues, workers, health)

@@ -7,7 +7,8 @@ from aiohttp import web
 from .. import views
 from ..operations import payments as ops
 from ..operations.queries import list_payments
-from ..schemas import CaptureRequest, PaymentCreate
+from ..schemas import CancelRequest, CaptureRequest, PaymentCreate
+from ..states import STATUSES
 from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
 
 routes = web.RouteTableDef()
@@ -25,7 +26,7 @@ async def create(request: web.Request) -> web.Response:
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, {
-        "status": choice("pending", "processing", "success", "failed"),
+        "status": choice(*STATUSES["payment"]),
         "method": choice("card", "upi"),
         "order_id": text,
     })
@@ -45,3 +46,11 @@ async def capture(request: web.Request) -> web.Response:
     capture = await body(request, CaptureRequest)
     return await idempotent(request, who, 200, lambda receipt: ops.capture_payment(
         services(request), who, object_id(request, "pay"), capture, receipt))
+
+
+@routes.post(f"{API}/payments/{{id}}/cancel")
+async def cancel(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    await body(request, CancelRequest)
+    return await idempotent(request, who, 200, lambda receipt: ops.cancel_payment(
+        services(request), who, object_id(request, "pay"), receipt))

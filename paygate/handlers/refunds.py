@@ -8,6 +8,7 @@ from .. import views
 from ..operations import refunds as ops
 from ..operations.queries import list_refunds
 from ..schemas import RefundCreate
+from ..states import STATUSES
 from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
 
 routes = web.RouteTableDef()
@@ -31,7 +32,7 @@ async def for_payment(request: web.Request) -> web.Response:
 @routes.get(f"{API}/refunds")
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
-    params = list_query(request, {"status": choice("pending", "processed", "failed"), "payment_id": text})
+    params = list_query(request, {"status": choice(*STATUSES["refund"]), "payment_id": text})
     rows, total = await list_refunds(services(request), who, params)
     return page(rows, total, params, views.refund)
 

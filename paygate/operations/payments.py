@@ -1,17 +1,21 @@
-"""Creating payments (the worker processes them) and capturing authorized ones."""
+"""Creating payments (the worker processes them), and capturing or cancelling authorized ones."""
 
 from __future__ import annotations
+
+import math
 
 from .. import cards, states, views
 from ..crypto import new_id
 from ..db import cursor, transaction
-from ..errors import BadRequest, no_such
+from ..errors import BadRequest, Conflict, no_such
 from ..idempotency import Receipt
 from ..queue import PAYMENTS
 from ..schemas import CaptureRequest, PaymentCreate
 from ..services import Services
-from ..storage import events, orders, payments
+from ..states import IN_FLIGHT
+from ..storage import events, merchants, orders, payments
 from ..validation import check_amount, check_card, check_currency, check_vpa
+from . import processing
 
 
 def _instrument(services: Services, body: PaymentCreate) -> dict:
@@ -77,6 +81,16 @@ async def create_payment(services: Services, merchant: dict, body: PaymentCreate
     return payment
 
 
+async def payment_owner(services: Services, payment_id: str) -> dict:
+    """The merchant a payment belongs to: operator commands act for whichever merchant that is."""
+    async with cursor(services.pool) as cur:
+        row = await payments.by_id(cur, payment_id)
+        owner = row and await merchants.by_id(cur, row["merchant_id"])
+    if not owner:
+        raise no_such("payment", payment_id)
+    return owner
+
+
 async def get_payment(services: Services, merchant: dict, payment_id: str) -> dict:
     async with cursor(services.pool) as cur:
         row = await payments.get(cur, merchant["id"], payment_id)
@@ -85,8 +99,27 @@ async def get_payment(services: Services, merchant: dict, payment_id: str) -> di
     return views.payment(row)
 
 
+def _not_in_flight(services: Services, row: dict) -> None:
+    """A capture or void already at the processor is settled by paygate, not by a second request; it is settled
+    within about ``payments.stuck_after`` when its answer was lost."""
+    if row["status"] in IN_FLIGHT["payment"]:
+        what = {"capture_pending": "a capture", "void_pending": "a cancellation"}.get(row["status"], "a payment")
+        retry_after = str(math.ceil(services.config.payments.stuck_after))
+        raise Conflict(f"{what} of this payment is in progress at the processor; its outcome follows as an event "
+                       f"(or look the payment up)", code="PAYMENT_OPERATION_IN_PROGRESS",
+                       headers={"Retry-After": retry_after})
+
+
+def _released(row: dict) -> None:
+    if row["status"] == "voided" and row["void_reason"] == "expired":
+        raise BadRequest("this authorization has expired and was released", code="AUTHORIZATION_EXPIRED")
+    if row["status"] == "voided":
+        raise BadRequest("this payment was cancelled; its authorization was released", code="PAYMENT_CANCELLED")
+
+
 def _capturable(row: dict, amount: int) -> None:
     """The rules of manual capture; each refusal names why."""
+    _released(row)
     if row["capture_method"] != "manual":
         raise BadRequest("this payment was captured automatically; only manual-capture payments take a capture",
                          code="PAYMENT_NOT_CAPTURABLE")
@@ -95,16 +128,39 @@ def _capturable(row: dict, amount: int) -> None:
                          code="PAYMENT_NOT_CAPTURABLE")
     if row["captured"]:
         raise BadRequest("this payment is already captured", code="PAYMENT_ALREADY_CAPTURED")
-    if row["released_at"] is not None:
-        raise BadRequest("this authorization has expired and was released", code="AUTHORIZATION_EXPIRED")
     if amount > row["amount"]:
         raise BadRequest(f"amount must not exceed the authorized amount ({row['amount']})", field="amount",
                          code="INVALID_AMOUNT")
 
 
+def _cancellable(row: dict) -> None:
+    """Only an authorization that nothing was captured from can be cancelled (voided); each refusal names why."""
+    _released(row)
+    if row["captured"]:
+        raise BadRequest("this payment is captured; refund it instead", code="PAYMENT_NOT_CANCELLABLE")
+    if row["status"] != "success":
+        raise BadRequest(f"only an authorized, uncaptured payment can be cancelled; this one is {row['status']}",
+                         code="PAYMENT_NOT_CANCELLABLE")
+
+
+async def _answer(services: Services, settled: processing.Settled, receipt: Receipt) -> dict:
+    """The answer to a capture or cancel once the processor was asked: the payment as recorded; the processor's
+    refusal as a 400; 202 and the payment still pending when no answer came (the outcome follows as an event)."""
+    outcome = settled.outcome
+    if not (outcome.approved or outcome.unknown):
+        raise BadRequest(outcome.error_description, code=outcome.error_code)
+    payment = views.payment(settled.row)
+    if not settled.receipt_recorded:
+        if outcome.unknown:
+            receipt.status = 202
+        async with transaction(services.pool) as cur:
+            await receipt.record(cur, payment)
+    return payment
+
+
 async def capture_payment(services: Services, merchant: dict, payment_id: str, body: CaptureRequest,
                           receipt: Receipt) -> dict:
-    """Capture all or part of an authorization, once; the remainder is released."""
+    """Capture all or part of an authorization, once; the processor releases the remainder."""
     if body.amount is not None:
         check_amount(body.amount, "amount", services.config.api.max_amount)
     async with transaction(services.pool) as cur:
@@ -112,13 +168,20 @@ async def capture_payment(services: Services, merchant: dict, payment_id: str, b
         if row is None:
             raise no_such("payment", payment_id)
         amount = row["amount"] if body.amount is None else body.amount
+        _not_in_flight(services, row)
         _capturable(row, amount)
-        # Under the row lock, so that two captures cannot both reach the processor.
-        outcome = await services.processor.capture(row["id"], row["processor_token"], amount, row["currency"])
-        if not outcome.approved:
-            raise BadRequest(outcome.error_description, code=outcome.error_code)
-        row = await payments.capture(cur, row["id"], amount)
-        payment = views.payment(row)
-        events.record_later(cur, merchant["id"], "payment.captured", row["id"], {"payment": payment})
-        await receipt.record(cur, payment)
-    return payment
+        row = await payments.begin_capture(cur, row["id"], amount)
+    return await _answer(services, await processing.capture(services, row, resume=False, receipt=receipt), receipt)
+
+
+async def cancel_payment(services: Services, merchant: dict, payment_id: str, receipt: Receipt) -> dict:
+    """Void an uncaptured authorization at the processor, releasing the shopper's funds; its order goes back to
+    attempted, so that it can be paid again."""
+    async with transaction(services.pool) as cur:
+        row = await payments.get(cur, merchant["id"], payment_id, lock=True)
+        if row is None:
+            raise no_such("payment", payment_id)
+        _not_in_flight(services, row)
+        _cancellable(row)
+        row = await payments.begin_void(cur, row["id"], "requested")
+    return await _answer(services, await processing.void(services, row, resume=False, receipt=receipt), receipt)

@@ -1,106 +1,278 @@
-"""What workers do: take a payment through the processor to its final state, exactly once."""
+"""Every money movement at the processor, in phases, exactly once: authorizations (and sales), captures, voids and
+refunds.
+
+Each call runs the same way (Hyperswitch's operation phases):
+
+1. the intent is committed in one short transaction: the payment ``processing`` (its order claimed, so no other
+   payment of the order reaches the processor meanwhile), ``capture_pending`` or ``void_pending`` with a new
+   attempt number, the refund ``processing``;
+2. the processor is called outside any transaction, within ``processor.timeout``, with an idempotency reference
+   derived from the object and its attempt (``pay_…``, ``pay_…/capture/1``, ``pay_…/void/2``, ``rfnd_…``);
+3. the outcome is committed with its events, guarded by the intent's state and attempt, so it is recorded once.
+
+A call with no answer (a timeout, a transport error, a worker that stopped) leaves its intent in place. Once it
+has stood ``payments.stuck_after`` seconds the scheduler enqueues the object again, and the worker that takes it
+over asks the processor what became of the reference (``fetch``) and records that. Only a call the processor
+never received is made again, with the same reference. Nothing is guessed.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from .. import metrics, states, views
+from ..broker import RedisUnavailable
 from ..db import cursor, transaction
+from ..idempotency import Receipt
 from ..processors import Outcome
+from ..queue import PAYMENTS
 from ..services import Services
 from ..storage import events, payments, refunds
 
 log = logging.getLogger("paygate.processing")
 
 ORDER_PAID = Outcome.decline("ORDER_ALREADY_PAID", "another payment already paid this order")
+EXPIRY_CALLS = 50  # voids of expired authorizations one scheduler pass has at the processor at once
 
+
+def capture_reference(row: dict) -> str:
+    return f"{row['id']}/capture/{row['processor_attempt']}"
+
+
+def void_reference(row: dict) -> str:
+    return f"{row['id']}/void/{row['processor_attempt']}"
+
+
+@dataclass
+class Settled:
+    """A capture's or void's outcome, and the payment as it stands after it."""
+
+    outcome: Outcome
+    row: dict
+    receipt_recorded: bool = False
+
+
+# -- the processor call, and its settlement after a crash ---------------------------------------------------------
+
+async def _ask(services: Services, operation: str, call: Callable[[], Awaitable[Outcome | None]]) -> Outcome | None:
+    """One processor call within ``processor.timeout``; no answer (a timeout, any transport error) is unknown."""
+    try:
+        async with asyncio.timeout(services.config.processor.timeout):
+            outcome = await call()
+    except TimeoutError:
+        outcome = Outcome.lost("the processor did not answer in time")
+    except Exception as exc:  # whatever an adapter raises, the call's outcome is not known
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        outcome = Outcome.lost(f"the processor could not be reached: {reason}")
+    metrics.PROCESSOR_CALLS.labels(operation, outcome.status if outcome else "not_found").inc()
+    return outcome
+
+
+async def _call(services: Services, operation: str, reference: str, call: Callable[[], Awaitable[Outcome]], *,
+                resume: bool) -> Outcome:
+    """Make the call. ``resume``: the call may have been made before (its worker stopped, its answer was lost), so
+    the processor is asked what became of it first, and the call is made again only if it never arrived."""
+    outcome = await _ask(services, "fetch", lambda: services.processor.fetch(reference)) if resume else None
+    if outcome is None:
+        outcome = await _ask(services, operation, call)
+    if outcome.unknown:
+        log.info("%s: no answer from the processor (%s); it is asked again after payments.stuck_after", reference,
+                 outcome.error_description)
+    return outcome
+
+
+@dataclass
+class _Turn:
+    """What a job found: the object to take on, or only its status when there is nothing to do."""
+
+    status: str
+    row: dict | None = None
+    resume: bool = False  # the row's call was in flight (and overdue) rather than begun here
+
+
+async def _take_turn(services: Services, kind: str, store, object_id: str) -> _Turn:
+    """Commit the intent of a pending payment or refund (``store.start_processing``), or take over one whose call
+    has been in flight for ``payments.stuck_after``. A duplicate job, or one for a call another worker is making
+    now, finds nothing to do."""
+    async with cursor(services.pool) as cur:
+        row = await store.start_processing(cur, object_id)
+        if row is not None:
+            return _Turn(row["status"], row)
+        row = await store.by_id(cur, object_id)
+        if row is None:
+            log.warning("job for unknown %s %s ignored", kind, object_id)
+            return _Turn("unknown")
+        if row["status"] in states.IN_FLIGHT[kind]:
+            taken = await store.take_over(cur, object_id, services.config.payments.stuck_after)
+            if taken is not None:
+                return _Turn(taken["status"], taken, resume=True)
+        return _Turn(row["status"])
+
+
+# -- payments -----------------------------------------------------------------------------------------------------
 
 async def process_payment(services: Services, payment_id: str) -> str:
-    """Authorize a pending payment and record the outcome with its events; return the final status.
+    """Take a payment a step on and return its status: authorize a pending one (a sale when its capture is
+    automatic), or settle a capture, void or authorization whose call was cut short.
 
-    A payment already final is left alone, so a duplicate or replayed job does nothing.
-    One left in ``processing`` by a crashed worker is asked about again: processors
-    answer the same payment id with the same outcome.
+    A pending payment whose order has another payment at the processor waits: recording that one's outcome
+    enqueues it again.
     """
-    states.transition("payment", "pending", "processing")
-    async with cursor(services.pool) as cur:
-        # The usual case in one statement; the UPDATE waits for any row lock and re-checks the status.
-        row = await payments.start_processing(cur, payment_id)
-        if row is None:
-            row = await payments.by_id(cur, payment_id)
-            if row is None:
-                log.warning("job for unknown payment %s ignored", payment_id)
-                return "unknown"
-            if states.is_final("payment", row["status"]):
-                return row["status"]
-            # processing: left so by a worker that stopped; ask the processor again.
+    turn = await _take_turn(services, "payment", payments, payment_id)
+    if turn.row is None:
+        return turn.status
+    if turn.status == "capture_pending":
+        return (await capture(services, turn.row, resume=True)).row["status"]
+    if turn.status == "void_pending":
+        return (await void(services, turn.row, resume=True)).row["status"]
+    return await _authorize(services, turn.row, resume=turn.resume)
 
-    # The processor is called outside any transaction: no row lock is held while it thinks.
-    outcome = await services.processor.authorize(row["id"], row["processor_token"], row["amount"], row["currency"])
+
+async def _authorize(services: Services, row: dict, *, resume: bool) -> str:
+    payment_id = row["id"]
+    if not resume and row["order_status"] == "paid":
+        outcome = ORDER_PAID  # paid by another payment before this one's turn: the processor is not asked
+    else:
+        capture_now = row["capture_method"] == "automatic"  # a sale: authorized and captured in one call
+
+        def authorize() -> Awaitable[Outcome]:
+            return services.processor.authorize(payment_id, row["processor_token"], row["amount"], row["currency"],
+                                                capture=capture_now)
+
+        outcome = await _call(services, "sale" if capture_now else "authorize", payment_id, authorize, resume=resume)
+    if outcome.unknown:
+        return "processing"
 
     async with transaction(services.pool) as cur:
-        row = await payments.with_order_locked(cur, payment_id)
-        if row["status"] != "processing":
-            return row["status"]  # another worker recorded the outcome first
-        order_status = row["order_status"]
-        if outcome.approved and order_status == "paid":
-            # Two payments raced for one order; the later authorization is given back.
-            outcome = ORDER_PAID
         if outcome.approved:
-            states.transition("payment", "processing", "success")
-            capture = row["capture_method"] == "automatic"
-            row = await payments.record_success(cur, payment_id, capture=capture, order_id=row["order_id"],
-                                                order_status=states.transition("order", order_status, "paid"))
-            payment = views.payment(row)
+            row = await payments.record_success(cur, payment_id, capture=row["capture_method"] == "automatic")
+        else:
+            row = await payments.record_failure(cur, payment_id, outcome.error_code, outcome.error_description)
+        if row is None:  # another worker recorded the outcome first
+            return (await payments.by_id(cur, payment_id))["status"]
+        states.transition("payment", "processing", row["status"])
+        payment = views.payment(row)
+        if outcome.approved:
+            states.transition("order", row["order_status"], "paid")  # raises, and rolls back, on a paid order
             events.record_later(cur, row["merchant_id"], "payment.success", payment_id, {"payment": payment})
-            if capture:
+            if row["captured"]:
                 events.record_later(cur, row["merchant_id"], "payment.captured", payment_id, {"payment": payment})
         else:
-            states.transition("payment", "processing", "failed")
-            row = await payments.record_failure(cur, payment_id, outcome.error_code, outcome.error_description)
-            payment = views.payment(row)
             events.record_later(cur, row["merchant_id"], "payment.failed", payment_id, {"payment": payment})
     metrics.PAYMENTS.labels(row["status"]).inc()  # counted once: only the worker that recorded the outcome gets here
+    await _requeue(services, row["waiting"])
     return row["status"]
 
 
-async def process_refund(services: Services, refund_id: str) -> str:
-    """Ask the processor to pay a pending refund back; record processed, or failed with the amount given back."""
-    async with cursor(services.pool) as cur:
-        refund = await refunds.by_id(cur, refund_id)
-        if refund is None or states.is_final("refund", refund["status"]):
-            return refund["status"] if refund else "unknown"
-        payment = await payments.by_id(cur, refund["payment_id"])
+async def _requeue(services: Services, payment_ids: list[str]) -> None:
+    """Enqueue the payments that waited for their order's turn; the scheduler finds any this misses."""
+    try:
+        for payment_id in payment_ids:
+            await services.dispatcher.requeue(PAYMENTS, payment_id)
+    except RedisUnavailable:
+        pass
 
-    outcome = await services.processor.refund(refund["id"], payment["processor_token"], refund["amount"],
-                                              refund["currency"])
 
+async def capture(services: Services, row: dict, *, resume: bool, receipt: Receipt | None = None) -> Settled:
+    """Call and record a capture whose intent (``capture_pending``) is committed; ``receipt`` records the API's
+    answer with the outcome, when this records it."""
+    reference = capture_reference(row)
+    outcome = await _call(services, "capture", reference, lambda: services.processor.capture(
+        reference, row["id"], row["capture_pending_amount"], row["currency"]), resume=resume)
+    if outcome.unknown:
+        return Settled(outcome, row)
     async with transaction(services.pool) as cur:
-        refund = await refunds.by_id(cur, refund_id, lock=True)
-        if states.is_final("refund", refund["status"]):
-            return refund["status"]
+        recorded = await payments.record_capture(cur, row["id"], row["processor_attempt"], outcome.approved)
+        if recorded is None:  # recorded already, by the worker that settled it
+            return Settled(outcome, await payments.by_id(cur, row["id"]))
+        states.transition("payment", "capture_pending", "success")
+        payment = views.payment(recorded)
         if outcome.approved:
-            states.transition("refund", "pending", "processed")
-            refund = await refunds.record_processed(cur, refund_id)
-            payment = await payments.by_id(cur, refund["payment_id"], lock=True)
-            event = "refund.processed"
+            events.record_later(cur, row["merchant_id"], "payment.captured", row["id"], {"payment": payment})
+            if receipt is not None:
+                await receipt.record(cur, payment)
         else:
-            states.transition("refund", "pending", "failed")
-            refund = await refunds.record_failure(cur, refund_id, outcome.error_code, outcome.error_description)
-            payment = await refunds.give_back(cur, refund["payment_id"], refund["amount"])
-            event = "refund.failed"
-        events.record_later(cur, refund["merchant_id"], event, refund_id,
-                            {"refund": views.refund(refund), "payment": views.payment(payment)})
-    metrics.REFUNDS.labels(refund["status"]).inc()  # counted once: only the worker that recorded the outcome gets here
-    return refund["status"]
+            events.record_later(cur, row["merchant_id"], "payment.capture_failed", row["id"],
+                                {"payment": payment, "error": _error(outcome)})
+    return Settled(outcome, recorded, receipt_recorded=receipt is not None and outcome.approved)
+
+
+async def void(services: Services, row: dict, *, resume: bool, receipt: Receipt | None = None) -> Settled:
+    """Call and record a void whose intent (``void_pending``) is committed: ``payment.voided`` when asked for,
+    ``payment.released`` when the authorization's window ended."""
+    reference = void_reference(row)
+    outcome = await _call(services, "void", reference, lambda: services.processor.void(reference, row["id"]),
+                          resume=resume)
+    if outcome.unknown:
+        return Settled(outcome, row)
+    async with transaction(services.pool) as cur:
+        recorded = await payments.record_void(cur, row["id"], row["processor_attempt"], outcome.approved)
+        if recorded is None:
+            return Settled(outcome, await payments.by_id(cur, row["id"]))
+        payment = views.payment(recorded)
+        if outcome.approved:
+            states.transition("payment", "void_pending", "voided")
+            event = "payment.released" if row["void_reason"] == "expired" else "payment.voided"
+            events.record_later(cur, row["merchant_id"], event, row["id"], {"payment": payment})
+            if receipt is not None:
+                await receipt.record(cur, payment)
+        else:
+            states.transition("payment", "void_pending", "success")
+            log.warning("the processor refused to void %s (%s: %s); it stays authorized", row["id"],
+                        outcome.error_code, outcome.error_description)
+    return Settled(outcome, recorded, receipt_recorded=receipt is not None and outcome.approved)
+
+
+def _error(outcome: Outcome) -> dict:
+    return {"code": outcome.error_code, "description": outcome.error_description}
 
 
 async def release_expired_authorizations(services: Services) -> int:
-    """Give back authorizations left uncaptured past the window; one payment.released event each."""
-    window = services.config.payments.authorization_window
+    """Void at the processor the authorizations left uncaptured past the window; one payment.released each.
+
+    A void the processor refused is tried again ``payments.stuck_after`` later; one whose answer was lost is
+    settled like any other call in flight."""
+    config = services.config
     async with transaction(services.pool) as cur:
-        released = await payments.release_expired_authorizations(cur, window)
-        for row in released:
-            payment = views.payment(row)
-            events.record_later(cur, row["merchant_id"], "payment.released", row["id"], {"payment": payment})
-    return len(released)
+        rows = await payments.begin_expiry_voids(cur, config.payments.authorization_window,
+                                                 config.payments.stuck_after)
+    released = 0
+    for start in range(0, len(rows), EXPIRY_CALLS):
+        settled = await asyncio.gather(*(void(services, row, resume=False) for row in rows[start:start + EXPIRY_CALLS]))
+        released += sum(s.row["status"] == "voided" for s in settled)
+    return released
+
+
+# -- refunds ------------------------------------------------------------------------------------------------------
+
+async def process_refund(services: Services, refund_id: str) -> str:
+    """Ask the processor to pay a pending refund back, or settle one whose call was cut short; record processed,
+    or failed with the amount given back to the payment's refundable headroom."""
+    turn = await _take_turn(services, "refund", refunds, refund_id)
+    refund = turn.row
+    if refund is None:
+        return turn.status
+    outcome = await _call(services, "refund", refund_id, lambda: services.processor.refund(
+        refund_id, refund["payment_id"], refund["amount"], refund["currency"]), resume=turn.resume)
+    if outcome.unknown:
+        return "processing"
+
+    async with transaction(services.pool) as cur:
+        if outcome.approved:
+            recorded = await refunds.record_processed(cur, refund_id)
+            payment = recorded and await payments.by_id(cur, refund["payment_id"])
+            event = "refund.processed"
+        else:
+            recorded = await refunds.record_failure(cur, refund_id, outcome.error_code, outcome.error_description)
+            payment = recorded and await refunds.give_back(cur, refund["payment_id"], refund["amount"])
+            event = "refund.failed"
+        if recorded is None:  # recorded already, by the worker that settled it
+            return (await refunds.by_id(cur, refund_id))["status"]
+        states.transition("refund", "processing", recorded["status"])
+        events.record_later(cur, recorded["merchant_id"], event, refund_id,
+                            {"refund": views.refund(recorded), "payment": views.payment(payment)})
+    metrics.REFUNDS.labels(recorded["status"]).inc()  # counted once: only the worker that recorded it gets here
+    return recorded["status"]

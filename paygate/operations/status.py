@@ -1,4 +1,5 @@
-"""What an operator looks at: queues, connected workers, deliveries, recent failures, scheduler lag.
+"""What an operator looks at: queues, connected workers, deliveries, recent failures, scheduler lag, and the
+processor calls whose outcome paygate is still waiting for.
 
 Read from Redis and Postgres, so every figure is system-wide: one process reads it once, for
 ``paygate status`` and for the scrape-time part of /metrics. Payments and refunds are bullmq queues; webhook
@@ -98,9 +99,10 @@ async def _workers(services: Services) -> dict[str, list[str]]:
     return by_queue
 
 
-async def _deliveries(services: Services) -> dict:
+async def _postgres(services: Services) -> tuple[dict, dict]:
+    """Webhook deliveries pending, and the calls at the processor."""
     async with cursor(services.pool) as cur:
-        return await webhooks.pending(cur)
+        return await webhooks.pending(cur), await storage.at_processor(cur, services.config.payments.stuck_after)
 
 
 def _delivery_queue(pending: dict) -> dict[str, int]:
@@ -125,11 +127,11 @@ async def _live(services: Services) -> tuple[dict, dict, float | None]:
 
 
 async def metrics_snapshot(services: Services) -> metrics.Snapshot:
-    (queues, workers, last_pass), pending = await asyncio.gather(_live(services), _deliveries(services))
+    (queues, workers, last_pass), (pending, processor) = await asyncio.gather(_live(services), _postgres(services))
     queues[WEBHOOKS] = _delivery_queue(pending)
     return metrics.Snapshot(queue_depth=queues, queue_workers={q: len(n) for q, n in workers.items()},
                             oldest_due_delivery_age=pending["oldest_due_age"], scheduler_last_pass=last_pass,
-                            scheduler_interval=services.config.scheduler.interval)
+                            scheduler_interval=services.config.scheduler.interval, processor=processor)
 
 
 async def report(services: Services) -> dict:
@@ -140,6 +142,7 @@ async def report(services: Services) -> dict:
         deliveries = {"due": pending["due"], "failed": await storage.failed_deliveries(cur),
                       "oldest_due_age_s": round(pending["oldest_due_age"], 3)}
         failures = await storage.failures_since(cur, FAILURE_WINDOW)
+        processor = await storage.at_processor(cur, services.config.payments.stuck_after)
     queues[WEBHOOKS] = _delivery_queue(pending)
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -147,5 +150,6 @@ async def report(services: Services) -> dict:
         "workers": _worker_rows(workers),
         "deliveries": deliveries,
         "failures_last_hour": failures,
+        "processor": processor,
         "scheduler": {"last_pass_age_s": round(time.time() - last_pass, 3) if last_pass is not None else None},
     }

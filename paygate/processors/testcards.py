@@ -15,6 +15,7 @@ from typing import Literal
 # A key of this prefix pays the simulator; checkout shows its test inputs only to such a key.
 TEST_KEY_PREFIX = "key_test_"
 README_START, README_END = "<!-- test-cards -->", "<!-- /test-cards -->"
+SLOW_SECONDS = 2.0  # how long the "slow" instruments keep every call waiting
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,28 @@ class TestInstrument:
     scenario: str  # the simulator's decision, carried in the instrument token
 
 
+# What the fault instruments do to every call: the authorization, and the capture, void or refunds after it.
+TIMEOUT = "Approved, but every answer is lost (a timeout): paygate asks the processor what became of each call"
+UNREACHABLE = "Approved, after each call first fails once before reaching the processor"
+SLOW = f"Approved, {SLOW_SECONDS:g} s per call"
+
 TEST_INSTRUMENTS = (
     TestInstrument("card", "4111111111111111", "Approved", None, "approve"),
     TestInstrument("card", "4242424242424242", "Approved", None, "approve"),
     TestInstrument("card", "4000000000000002", "Declined by the issuer", "CARD_DECLINED", "declined"),
     TestInstrument("card", "4000000000009995", "Declined: insufficient funds", "INSUFFICIENT_FUNDS",
                    "insufficient"),
+    # The processor's own faults, to see paygate recover: every step (authorization, capture, void, refund) of
+    # these is approved in the end
+    TestInstrument("card", "4000000000000119", TIMEOUT, None, "timeout"),
+    TestInstrument("card", "4000000000000127", UNREACHABLE, None, "unreachable"),
+    TestInstrument("card", "4000000000000135", SLOW, None, "slow"),
     TestInstrument("upi", "success@paygate", "Approved", None, "approve"),
     TestInstrument("upi", "failure@paygate", "Declined by the payer's bank", "UPI_PAYMENT_FAILED", "upi_failed"),
     TestInstrument("upi", "refundfail@paygate", "Approved; its refunds fail", "REFUND_FAILED", "norefund"),
+    TestInstrument("upi", "timeout@paygate", TIMEOUT, None, "timeout"),
+    TestInstrument("upi", "unreachable@paygate", UNREACHABLE, None, "unreachable"),
+    TestInstrument("upi", "slow@paygate", SLOW, None, "slow"),
 )
 
 METHOD_NAMES = {"card": "Card", "upi": "UPI"}

@@ -80,3 +80,14 @@ async def untouched_since(cur: Cursor, table: str, statuses: tuple[str, ...], se
         (list(statuses), seconds, limit),
     )
     return [r["id"] for r in rows]
+
+
+async def take_over(cur: Cursor, table: str, row_id: str, statuses: tuple[str, ...], stale_after: float) -> dict | None:
+    """The row, if it is in one of ``statuses`` and unchanged for ``stale_after`` seconds; its ``updated_at`` is
+    touched, so that nobody else takes it over for as long again. For a processor call that a worker began and
+    did not finish (it stopped, or the answer was lost): the one that takes the row over settles the call."""
+    return await fetch_one(
+        cur,
+        f"""UPDATE {table} SET updated_at = now()
+            WHERE id = %s AND status = ANY(%s) AND updated_at < now() - make_interval(secs => %s) RETURNING *""",
+        (row_id, list(statuses), stale_after))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..db import Cursor, Statement
+from ..states import IN_FLIGHT, UNFINISHED
 from . import Filters, fetch_all, fetch_one, page, untouched_since
+from . import take_over as _take_over
 
 _INSERT = Statement(
     """WITH o AS (UPDATE orders SET status = %(order_status)s, updated_at = now()
@@ -46,61 +48,139 @@ async def by_id(cur: Cursor, payment_id: str, *, lock: bool = False) -> dict | N
 # the planner may scan payments_unfinished (whose predicate that implies) instead: cheap while statistics say
 # few payments are pending, a scan of the whole backlog per payment once thousands are (seen in make bench,
 # ~1 500 index entries read per payment processed).
+# The order is claimed in the same statement: a payment goes to the processor only while no other payment of
+# its order is there (the claim is re-checked on the order's newest row, as UPDATE does after waiting for a lock).
 _START_PROCESSING = Statement(
-    """WITH p AS (SELECT id, status FROM payments WHERE id = %s FOR UPDATE)
+    """WITH p AS (SELECT id, order_id, status FROM payments WHERE id = %(id)s FOR UPDATE),
+            o AS (UPDATE orders SET processing_payment_id = p.id FROM p
+                  WHERE orders.id = p.order_id AND p.status = 'pending'
+                    AND (orders.processing_payment_id IS NULL OR orders.processing_payment_id = p.id)
+                  RETURNING orders.id, orders.status)
        UPDATE payments SET status = 'processing', updated_at = now()
-       FROM p WHERE payments.id = p.id AND p.status = 'pending' RETURNING payments.*""")
+       FROM p JOIN o ON o.id = p.order_id WHERE payments.id = p.id
+       RETURNING payments.*, o.status AS order_status""")
 
 
 async def start_processing(cur: Cursor, payment_id: str) -> dict | None:
-    """pending -> processing in one statement; None if the payment is not pending (or does not exist)."""
-    return await fetch_one(cur, _START_PROCESSING, (payment_id,))
+    """pending -> processing, holding its order's claim, in one statement; the row with its order's status (as
+    ``order_status``). None if the payment is not pending, does not exist, or another payment of its order is
+    at the processor."""
+    return await fetch_one(cur, _START_PROCESSING, {"id": payment_id})
 
 
-_WITH_ORDER_LOCKED = Statement(
-    """SELECT p.*, o.status AS order_status FROM payments p JOIN orders o ON o.id = p.order_id
-       WHERE p.id = %s FOR UPDATE OF p, o""")
+async def take_over(cur: Cursor, payment_id: str, stale_after: float) -> dict | None:
+    """The payment, if a processor call of it has been in flight for ``stale_after`` seconds (storage.take_over)."""
+    return await _take_over(cur, "payments", payment_id, tuple(IN_FLIGHT["payment"]), stale_after)
 
 
-async def with_order_locked(cur: Cursor, payment_id: str) -> dict | None:
-    """The payment and its order's status (as ``order_status``), both rows locked, payment first."""
-    return await fetch_one(cur, _WITH_ORDER_LOCKED, (payment_id,))
-
-
+# The order's pending payments, which waited while this one was at the processor (as ``waiting``).
+_WAITING = """ARRAY(SELECT s.id FROM payments s WHERE s.order_id = p.order_id AND s.status = 'pending') AS waiting"""
+# Each outcome in one statement, guarded by the status: a second worker's record of it changes nothing.
 _RECORD_SUCCESS = Statement(
-    """WITH o AS (UPDATE orders SET status = %(order_status)s, updated_at = now() WHERE id = %(order_id)s)
-       UPDATE payments SET status = 'success', updated_at = now(),
-              captured = %(capture)s,
-              amount_captured = CASE WHEN %(capture)s THEN amount ELSE 0 END,
-              captured_at = CASE WHEN %(capture)s THEN now() END
-       WHERE id = %(id)s RETURNING *""")
+    """WITH p AS (UPDATE payments SET status = 'success', updated_at = now(),
+                         captured = %(capture)s,
+                         amount_captured = CASE WHEN %(capture)s THEN amount ELSE 0 END,
+                         captured_at = CASE WHEN %(capture)s THEN now() END
+                  WHERE id = %(id)s AND status = 'processing' RETURNING *),
+            before AS (SELECT orders.id, orders.status FROM orders JOIN p ON orders.id = p.order_id
+                       FOR UPDATE OF orders),
+            o AS (UPDATE orders SET status = 'paid', processing_payment_id = NULL, updated_at = now()
+                  FROM before WHERE orders.id = before.id)
+       SELECT p.*, before.status AS order_status, """ + _WAITING + " FROM p JOIN before ON true")
 
 
-async def record_success(cur: Cursor, payment_id: str, *, capture: bool, order_id: str,
-                         order_status: str) -> dict:
-    """Authorized; captured in full at once when ``capture``; its order set to ``order_status`` alongside."""
-    return await fetch_one(cur, _RECORD_SUCCESS,
-                           {"id": payment_id, "capture": capture, "order_id": order_id, "order_status": order_status})
+async def record_success(cur: Cursor, payment_id: str, *, capture: bool) -> dict | None:
+    """processing -> success: authorized, and captured in full at once when ``capture``; its order paid and its
+    claim given up. The row has the order's status before (``order_status``) and its ``waiting`` payments; None
+    when the outcome was recorded already."""
+    return await fetch_one(cur, _RECORD_SUCCESS, {"id": payment_id, "capture": capture})
 
 
 _RECORD_FAILURE = Statement(
-    """UPDATE payments SET status = 'failed', error_code = %s, error_description = %s, updated_at = now()
-       WHERE id = %s RETURNING *""")
+    """WITH p AS (UPDATE payments SET status = 'failed', error_code = %(code)s, error_description = %(description)s,
+                         updated_at = now()
+                  WHERE id = %(id)s AND status = 'processing' RETURNING *),
+            o AS (UPDATE orders SET processing_payment_id = NULL FROM p
+                  WHERE orders.id = p.order_id AND orders.processing_payment_id = p.id)
+       SELECT p.*, """ + _WAITING + " FROM p")
 
 
-async def record_failure(cur: Cursor, payment_id: str, code: str, description: str) -> dict:
-    return await fetch_one(cur, _RECORD_FAILURE, (code, description, payment_id))
+async def record_failure(cur: Cursor, payment_id: str, code: str, description: str) -> dict | None:
+    """processing -> failed; its order's claim given up. The row has the order's ``waiting`` payments; None when the
+    outcome was recorded already."""
+    return await fetch_one(cur, _RECORD_FAILURE, {"id": payment_id, "code": code, "description": description})
 
 
-async def capture(cur: Cursor, payment_id: str, amount: int) -> dict:
-    """Capture ``amount``; whatever is left of the authorization is released."""
+async def begin_capture(cur: Cursor, payment_id: str, amount: int) -> dict:
+    """The capture's intent, committed before the processor is asked: capture_pending, a new attempt number."""
     return await fetch_one(
         cur,
-        """UPDATE payments SET captured = true, amount_captured = %(amount)s, captured_at = now(),
-                  released_at = CASE WHEN %(amount)s < amount THEN now() END, updated_at = now()
-           WHERE id = %(id)s RETURNING *""",
-        {"id": payment_id, "amount": amount},
+        """UPDATE payments SET status = 'capture_pending', capture_pending_amount = %s,
+                  processor_attempt = processor_attempt + 1, updated_at = now()
+           WHERE id = %s RETURNING *""",
+        (amount, payment_id))
+
+
+async def record_capture(cur: Cursor, payment_id: str, attempt: int, approved: bool) -> dict | None:
+    """The capture's outcome: captured (whatever is left of the authorization released), or back to authorized.
+    None when the attempt was recorded already (or is not this one)."""
+    return await fetch_one(
+        cur,
+        """UPDATE payments SET status = 'success', capture_pending_amount = NULL, updated_at = now(),
+                  captured = %(approved)s,
+                  amount_captured = CASE WHEN %(approved)s THEN capture_pending_amount ELSE 0 END,
+                  captured_at = CASE WHEN %(approved)s THEN now() END,
+                  released_at = CASE WHEN %(approved)s AND capture_pending_amount < amount THEN now() END
+           WHERE id = %(id)s AND status = 'capture_pending' AND processor_attempt = %(attempt)s RETURNING *""",
+        {"id": payment_id, "attempt": attempt, "approved": approved})
+
+
+async def begin_void(cur: Cursor, payment_id: str, reason: str) -> dict:
+    """The void's intent, committed before the processor is asked: void_pending, a new attempt number."""
+    return await fetch_one(
+        cur,
+        """UPDATE payments SET status = 'void_pending', void_reason = %s,
+                  processor_attempt = processor_attempt + 1, updated_at = now()
+           WHERE id = %s RETURNING *""",
+        (reason, payment_id))
+
+
+async def begin_expiry_voids(cur: Cursor, seconds: float, retry_after: float, limit: int = 500) -> list[dict]:
+    """``begin_void`` for uncaptured authorizations older than ``seconds``, skipping those a request holds now, and
+    for ``retry_after`` seconds those whose last capture or void the processor refused."""
+    return await fetch_all(
+        cur,
+        """UPDATE payments SET status = 'void_pending', void_reason = 'expired',
+                  processor_attempt = processor_attempt + 1, updated_at = now()
+           WHERE id IN (SELECT id FROM payments
+                        WHERE status = 'success' AND NOT captured AND released_at IS NULL
+                          AND created_at < now() - make_interval(secs => %s)
+                          AND (processor_attempt = 0 OR updated_at < now() - make_interval(secs => %s))
+                        ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)
+           RETURNING *""",
+        (seconds, retry_after, limit),
     )
+
+
+# Voided, and its order back to attempted unless another of its payments holds it (none can while the order's
+# claim lets one payment at a time reach the processor; the check keeps the order honest regardless).
+_RECORD_VOID = Statement(
+    """WITH p AS (UPDATE payments SET status = 'voided', released_at = now(), updated_at = now()
+                  WHERE id = %(id)s AND status = 'void_pending' AND processor_attempt = %(attempt)s RETURNING *),
+            o AS (UPDATE orders SET status = 'attempted', updated_at = now() FROM p
+                  WHERE orders.id = p.order_id AND orders.status = 'paid'
+                    AND NOT EXISTS (SELECT 1 FROM payments s WHERE s.order_id = p.order_id AND s.id <> p.id
+                                    AND s.status IN ('success', 'capture_pending', 'void_pending')))
+       SELECT * FROM p""")
+_VOID_DECLINED = Statement(
+    """UPDATE payments SET status = 'success', void_reason = NULL, updated_at = now()
+       WHERE id = %(id)s AND status = 'void_pending' AND processor_attempt = %(attempt)s RETURNING *""")
+
+
+async def record_void(cur: Cursor, payment_id: str, attempt: int, approved: bool) -> dict | None:
+    """The void's outcome: voided (the authorization released), or back to authorized. None when the attempt was
+    recorded already (or is not this one)."""
+    return await fetch_one(cur, _RECORD_VOID if approved else _VOID_DECLINED, {"id": payment_id, "attempt": attempt})
 
 
 async def for_order(cur: Cursor, order_id: str) -> list[dict]:
@@ -114,18 +194,4 @@ async def list_page(cur: Cursor, merchant_id: str, *, status=None, method=None, 
 
 
 async def unfinished_before(cur: Cursor, seconds: float, limit: int = 500) -> list[str]:
-    return await untouched_since(cur, "payments", ("pending", "processing"), seconds, limit)
-
-
-async def release_expired_authorizations(cur: Cursor, seconds: float, limit: int = 500) -> list[dict]:
-    """Mark uncaptured authorizations older than ``seconds`` released; return the rows changed."""
-    return await fetch_all(
-        cur,
-        """UPDATE payments SET released_at = now(), updated_at = now()
-           WHERE id IN (SELECT id FROM payments
-                        WHERE status = 'success' AND NOT captured AND released_at IS NULL
-                          AND created_at < now() - make_interval(secs => %s)
-                        ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)
-           RETURNING *""",
-        (seconds, limit),
-    )
+    return await untouched_since(cur, "payments", tuple(UNFINISHED["payment"]), seconds, limit)

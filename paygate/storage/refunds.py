@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..db import Cursor
+from ..states import IN_FLIGHT, UNFINISHED
 from . import Filters, fetch_all, fetch_one, page, untouched_since
+from . import take_over as _take_over
 
 
 async def insert(cur: Cursor, refund: dict) -> dict:
@@ -49,20 +51,36 @@ async def by_id(cur: Cursor, refund_id: str, *, lock: bool = False) -> dict | No
                            (refund_id,))
 
 
-async def record_processed(cur: Cursor, refund_id: str) -> dict:
+async def start_processing(cur: Cursor, refund_id: str) -> dict | None:
+    """pending -> processing, committed before the processor is asked; None if the refund is not pending."""
+    return await fetch_one(
+        cur,
+        """UPDATE refunds SET status = 'processing', updated_at = now()
+           WHERE id = %s AND status = 'pending' RETURNING *""",
+        (refund_id,))
+
+
+async def take_over(cur: Cursor, refund_id: str, stale_after: float) -> dict | None:
+    """The refund, if its processor call has been in flight for ``stale_after`` seconds (storage.take_over)."""
+    return await _take_over(cur, "refunds", refund_id, tuple(IN_FLIGHT["refund"]), stale_after)
+
+
+async def record_processed(cur: Cursor, refund_id: str) -> dict | None:
+    """None when the outcome was recorded already."""
     return await fetch_one(
         cur,
         """UPDATE refunds SET status = 'processed', processed_at = now(), updated_at = now()
-           WHERE id = %s RETURNING *""",
+           WHERE id = %s AND status = 'processing' RETURNING *""",
         (refund_id,),
     )
 
 
-async def record_failure(cur: Cursor, refund_id: str, code: str, description: str) -> dict:
+async def record_failure(cur: Cursor, refund_id: str, code: str, description: str) -> dict | None:
+    """None when the outcome was recorded already."""
     return await fetch_one(
         cur,
         """UPDATE refunds SET status = 'failed', error_code = %s, error_description = %s, updated_at = now()
-           WHERE id = %s RETURNING *""",
+           WHERE id = %s AND status = 'processing' RETURNING *""",
         (code, description, refund_id),
     )
 
@@ -78,4 +96,4 @@ async def list_page(cur: Cursor, merchant_id: str, *, status=None, payment_id=No
 
 
 async def unfinished_before(cur: Cursor, seconds: float, limit: int = 500) -> list[str]:
-    return await untouched_since(cur, "refunds", ("pending",), seconds, limit)
+    return await untouched_since(cur, "refunds", tuple(UNFINISHED["refund"]), seconds, limit)
