@@ -21,7 +21,8 @@ from pathlib import Path
 
 RUNS = 10
 TARGETS = {"help_s": 0.3, "status_s": 1.0}
-SUBCOMMANDS = ("serve", "worker", "migrate", "seed", "dev", "status", "merchants", "webhooks", "trigger")
+SUBCOMMANDS = ("serve", "worker", "migrate", "seed", "dev", "status", "merchants", "payments", "webhooks",
+               "trigger")
 
 
 def paygate_command() -> list[str]:

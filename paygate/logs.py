@@ -12,6 +12,7 @@ import logging
 import re
 from datetime import UTC, datetime
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 from .cards import luhn_valid
@@ -73,7 +74,8 @@ def setup(config: Config) -> None:
         handler: logging.Handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
     else:
-        handler = _MaskingRichHandler(show_path=False, rich_tracebacks=False)
+        # On stderr, as every other handler here: stdout is for what a command answers (its --json).
+        handler = _MaskingRichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s", datefmt="[%X]"))
         plain = logging.StreamHandler()
         plain.setFormatter(_MaskingFormatter("[%(asctime)s] %(levelname)-8s %(name)s: %(message)s", datefmt="%X"))

@@ -22,6 +22,8 @@ from aiohttp import web
 from playwright.async_api import expect
 from standardwebhooks import Webhook
 
+from paygate.states import STATUSES
+
 from .api import create_order, get, pay, wait_final
 from .browser import DESKTOP, PHONE, Site, open_page
 from .conftest import paygate_env
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
 
 KEY = "key_test_abc123"
+TIMEOUT_CARD = "4000000000000119"  # approved, but every answer of the simulator is lost on its way back
 SECRET = "secret_test_xyz789"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots" / "dashboard"
 # Every page the router has a top-level route for: its navigation link's route and its page's marker.
@@ -126,10 +129,10 @@ async def set_webhook_url(api, headers, url: str) -> None:
     assert resp.status == 200, await resp.text()
 
 
-async def authorized_payment(api, headers, **order_extra) -> dict:
+async def authorized_payment(api, headers, number: str | None = None, **order_extra) -> dict:
     """A card payment on a manual-capture order: successful, authorized, not captured."""
     order = await create_order(api, headers, capture_method="manual", **order_extra)
-    payment = await wait_final(api, headers, (await pay(api, headers, order["id"]))["id"])
+    payment = await wait_final(api, headers, (await pay(api, headers, order["id"], number=number))["id"])
     assert (payment["status"], payment["captured"]) == ("success", False)
     return payment
 
@@ -289,6 +292,123 @@ async def test_sign_in_capture_and_refund_then_the_refund_and_its_webhook_show(
     # No script error and no Content-Security-Policy complaint anywhere; no other host asked.
     assert errors(log) == [], log.errors
     assert only_paygate(log, server) == set()
+
+
+async def test_an_authorization_cancelled_from_its_page_is_voided_and_its_order_can_be_paid_again(
+        browser, server, api, merchant):
+    headers = merchant["headers"]
+    payment = await authorized_payment(api, headers)
+    page, log = await signed_in(browser, server)
+    # Another session with the same page open: its cancel comes second.
+    stale, _ = await signed_in(browser, server)
+    for each in (page, stale):
+        await goto(each, f"#/payments/{payment['id']}", "cancel-panel")
+    await expect(page.locator(tid("capture-form"))).to_be_visible()
+    await expect(page.locator(tid("field-void-reason"))).to_have_count(0)
+    await shot(page, "payment-cancel.png")
+
+    # It asks first; keeping the authorization changes nothing.
+    await page.locator(tid("cancel-button")).click()
+    await expect(page.locator(tid("cancel-confirm-panel"))).to_contain_text("INR 500.00 is released")
+    await expect(page.locator(tid("cancel-confirm"))).to_be_focused()
+    await page.locator(tid("cancel-keep")).click()
+    await expect(page.locator(tid("cancel-confirm-panel"))).to_be_hidden()
+    await expect(page.locator(tid("cancel-button"))).to_be_focused()
+    assert (await get(api, headers, f"/api/v1/payments/{payment['id']}"))["status"] == "success"
+
+    await page.locator(tid("cancel-button")).click()
+    await page.locator(tid("cancel-confirm")).click()
+    await expect(page.locator(f"{tid('payment-fields')} {tid('status')}")).to_have_text("voided")
+    await expect(page.locator(tid("field-void-reason"))).to_have_text("requested")
+    await expect(page.locator(tid("field-released-at"))).not_to_have_text("—")
+    await expect(page.locator(tid("flash"))).to_contain_text("Authorization cancelled: INR 500.00 released")
+    for gone in ("cancel-panel", "capture-form", "refund-form", "payment-in-progress"):
+        await expect(page.locator(tid(gone))).to_have_count(0)
+    await expect(page.locator(f"{tid('timeline-event')}[data-event='payment.voided']")).to_have_count(1)
+    await shot(page, "payment-voided.png")
+
+    # The API agrees, and the order is open to another payment.
+    stored = await get(api, headers, f"/api/v1/payments/{payment['id']}")
+    assert (stored["status"], stored["void_reason"], stored["captured"]) == ("voided", "requested", False)
+    assert stored["authorization_released_at"] is not None
+    assert (await get(api, headers, f"/api/v1/orders/{payment['order_id']}"))["status"] == "attempted"
+    await goto(page, f"#/orders/{payment['order_id']}", "order-detail")
+    await expect(page.locator(f"{tid('order-fields')} {tid('status')}")).to_have_text("attempted")
+    await expect(page.locator(f"{tid('order-payment-row')} {tid('status')}")).to_have_text("voided")
+
+    # The page opened before is refused in the API's words, in its message box.
+    await stale.locator(tid("cancel-button")).click()
+    await stale.locator(tid("cancel-confirm")).click()
+    await expect(stale.locator(tid("cancel-message"))).to_contain_text(
+        "this payment was cancelled; its authorization was released")
+    await expect(stale.locator(tid("cancel-message"))).to_have_class(re.compile(r"\berror\b"))
+    assert errors(log) == [], log.errors
+
+
+async def test_a_capture_or_cancel_the_processor_does_not_answer_shows_pending_then_settles(launching, serve, merchant):
+    # The scheduler asks the processor about an unanswered call after 1 s (60 s by default).
+    server = await serve(PAYGATE_PAYMENTS__STUCK_AFTER="1")
+    browser = (await launching)[1]
+    headers = merchant["headers"]
+    async with aiohttp.ClientSession(base_url=server.base_url) as api:
+        to_cancel = await authorized_payment(api, headers, number=TIMEOUT_CARD)
+        to_capture = await authorized_payment(api, headers, number=TIMEOUT_CARD)
+    page, log = await signed_in(browser, server)
+
+    await goto(page, f"#/payments/{to_cancel['id']}", "cancel-panel")
+    await page.locator(tid("cancel-button")).click()
+    await page.locator(tid("cancel-confirm")).click()
+    await expect(page.locator(tid("flash"))).to_contain_text("The cancellation is pending at the processor")
+    await expect(page.locator(tid("payment-in-progress"))).to_contain_text("A cancellation of this authorization")
+    await expect(page.locator(f"{tid('payment-fields')} {tid('status')}")).to_have_text("void_pending")
+    for gone in ("cancel-panel", "capture-form", "field-void-reason"):
+        await expect(page.locator(tid(gone))).to_have_count(0)
+    await shot(page, "payment-void-pending.png")
+    # The page follows by itself until paygate has settled it.
+    await expect(page.locator(f"{tid('payment-fields')} {tid('status')}")).to_have_text("voided")
+    await expect(page.locator(tid("field-void-reason"))).to_have_text("requested")
+    await expect(page.locator(tid("payment-in-progress"))).to_have_count(0)
+
+    await goto(page, f"#/payments/{to_capture['id']}", "capture-form")
+    await page.locator(tid("capture-button")).click()
+    await expect(page.locator(tid("flash"))).to_contain_text("The capture is pending at the processor")
+    await expect(page.locator(tid("payment-in-progress"))).to_contain_text("A capture of this payment")
+    await expect(page.locator(f"{tid('payment-fields')} {tid('status')}")).to_have_text("capture_pending")
+    for gone in ("cancel-panel", "capture-form"):
+        await expect(page.locator(tid(gone))).to_have_count(0)
+    await expect(page.locator(tid("field-captured"))).to_have_text("INR 500.00")
+    await expect(page.locator(f"{tid('payment-fields')} {tid('status')}")).to_have_text("success")
+    await expect(page.locator(tid("payment-in-progress"))).to_have_count(0)
+    assert errors(log) == [], log.errors
+
+
+async def test_the_status_filters_offer_every_status_and_find_a_voided_payment(browser, server, api, merchant):
+    headers = merchant["headers"]
+    voided = await authorized_payment(api, headers)
+    await authorized_payment(api, headers)
+    resp = await api.post(f"/api/v1/payments/{voided['id']}/cancel", json={}, headers=headers)
+    assert resp.status == 200, await resp.text()
+    page, log = await signed_in(browser, server)
+
+    for kind, marker in (("payment", "payments"), ("refund", "refunds")):
+        await page.locator(tid(f"nav-{marker}")).click()
+        options = page.locator(f"{tid(marker + '-filter-status')} option")
+        await expect(options).to_have_count(1 + len(STATUSES[kind]))  # "Any", then one per status
+        values = [await o.get_attribute("value") for o in await options.all()]
+        assert values[0] == "" and sorted(values[1:]) == sorted(STATUSES[kind]), values
+
+    await page.locator(tid("nav-payments")).click()
+    await page.locator(tid("payments-filter-status")).select_option("voided")
+    await page.locator(tid("payments-filter-apply")).click()
+    await expect(page.locator(tid("payments-total"))).to_have_text("1–1 of 1")
+    row = page.locator(f"{tid('payment-row')}[data-id='{voided['id']}']")
+    await expect(row.locator(tid("status"))).to_have_text("voided")
+    await shot(page, "payments-voided.png")
+    await page.locator(tid("nav-refunds")).click()
+    await page.locator(tid("refunds-filter-status")).select_option("processing")
+    await page.locator(tid("refunds-filter-apply")).click()
+    await expect(page.locator(tid("refunds-empty"))).to_be_visible()
+    assert errors(log) == [], log.errors
 
 
 async def test_a_failing_delivery_retried_from_its_page_gains_an_attempt(browser, server, api, merchant, receiver):

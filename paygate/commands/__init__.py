@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import click
 
-from . import dev, ops, roles, webhooks
+from . import dev, ops, payments, roles, webhooks
 
 
 def register(main: click.Group) -> None:
-    for module in (roles, dev, ops, webhooks):
+    for module in (roles, dev, ops, payments, webhooks):
         module.register(main)

@@ -7,26 +7,30 @@ from datetime import UTC, datetime, time, timedelta
 
 from ..db import cursor
 from ..services import Services
+from ..states import STATUSES
 from ..storage import stats
 
 DAYS = 7
-STATUSES = ("pending", "processing", "success", "failed")
+# Authorized by the processor: what the success rate counts as a success (a voided one was, then released).
+AUTHORIZED = ("success", "capture_pending", "void_pending", "voided")
 
 
 def _summary(rows: list[dict]) -> dict:
-    """Volume is what succeeded, per currency; the success rate is over finished payments only."""
+    """Volume is what succeeded (and was not voided), per currency; the success rate is over payments that the
+    processor answered: authorized, or failed."""
     counts = Counter()
     volume = Counter()
     for r in rows:
         counts[r["status"]] += r["count"]
         if r["status"] == "success":
             volume[r["currency"]] += r["amount"]
-    finished = counts["success"] + counts["failed"]
+    authorized = sum(counts[s] for s in AUTHORIZED)
+    finished = authorized + counts["failed"]
     return {
         "volume": dict(sorted(volume.items())),
-        "counts": {s: counts[s] for s in STATUSES},
+        "counts": {s: counts[s] for s in STATUSES["payment"]},
         "total": sum(counts.values()),
-        "success_rate": round(counts["success"] / finished, 4) if finished else None,
+        "success_rate": round(authorized / finished, 4) if finished else None,
     }
 
 

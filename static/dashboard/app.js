@@ -136,6 +136,16 @@ function definitionList(pairs, testId) {
   return list;
 }
 
+// Every status a payment or refund can have (paygate/states.py), in the order they happen: the list filters
+// offer each one, so a payment in any state can be found.
+const PAYMENT_STATUSES = [["pending", "Pending"], ["processing", "Processing"], ["success", "Success"],
+  ["capture_pending", "Capture pending"], ["void_pending", "Cancellation pending"], ["failed", "Failed"],
+  ["voided", "Voided"]];
+const REFUND_STATUSES = [["pending", "Pending"], ["processing", "Processing"], ["processed", "Processed"],
+  ["failed", "Failed"]];
+// Not final yet: a page showing one of these looks again until the worker settles it.
+const UNSETTLED = new Set(["pending", "processing", "capture_pending", "void_pending"]);
+
 function statusBadge(status) {
   return el("span", { class: `badge status-${String(status).replace(/[^a-z_]/g, "")}`, ...tid("status") }, status);
 }
@@ -515,9 +525,11 @@ function summaryCard(title, s, testId) {
     ? volumes.map(([currency, amount]) => el("div", { ...tid(`${testId}-volume-${currency}`) }, money(amount, currency)))
     : el("div", { class: "muted" }, money(0, "INR"));
   const counts = el("ul", { class: "counts" });
-  for (const status of ["pending", "processing", "success", "failed"]) {
-    counts.append(el("li", {}, statusBadge(status), " ",
-      el("strong", tid(`${testId}-count-${status}`), String((s.counts || {})[status] || 0))));
+  // The usual four and voided always; a capture or cancellation at the processor only while there is one.
+  const always = ["pending", "processing", "success", "failed", "voided"];
+  for (const [status, n] of Object.entries(s.counts || {})) {
+    if (!always.includes(status) && !n) continue;
+    counts.append(el("li", {}, statusBadge(status), " ", el("strong", tid(`${testId}-count-${status}`), String(n))));
   }
   return el("article", { class: "card", ...tid(testId) },
     el("h2", {}, title),
@@ -631,8 +643,7 @@ async function renderPayments({ params }) {
     status: params.status, method: params.method, ...dateParams(params), limit: PAGE_SIZE, offset,
   })}`);
   const filters = filterForm("/payments", params, [
-    ["status", "Status", select("status", [["", "Any"], ["pending", "Pending"], ["processing", "Processing"],
-      ["success", "Success"], ["failed", "Failed"]], params.status, "payments-filter-status")],
+    ["status", "Status", select("status", [["", "Any"], ...PAYMENT_STATUSES], params.status, "payments-filter-status")],
     ["method", "Method", select("method", [["", "Any"], ["card", "Card"], ["upi", "UPI"]], params.method, "payments-filter-method")],
     ["from", "From", el("input", { type: "date", name: "from", value: params.from || "", ...tid("payments-filter-from") })],
     ["to", "To", el("input", { type: "date", name: "to", value: params.to || "", ...tid("payments-filter-to") })],
@@ -666,6 +677,14 @@ function capturable(p) {
   return p.status === "success" && p.capture_method === "manual" && !p.captured && !p.authorization_released_at;
 }
 
+// Why an authorization was voided, in words (the payment's void_reason).
+const VOID_REASONS = { requested: "requested", expired: "authorization expired" };
+// A capture or cancellation the processor has not answered yet: paygate settles it, so no second one is offered.
+const IN_PROGRESS = {
+  capture_pending: "A capture of this payment is in progress at the processor; this page updates when its outcome is known.",
+  void_pending: "A cancellation of this authorization is in progress at the processor; this page updates when its outcome is known.",
+};
+
 async function renderPayment({ id, generation }) {
   const [payment, refunds] = await Promise.all([
     api("GET", `/api/v1/payments/${encodeURIComponent(id)}`),
@@ -679,6 +698,9 @@ async function renderPayment({ id, generation }) {
     definitionList([
       ["ID", code(payment.id), "id"],
       ["Status", statusBadge(payment.status), "status"],
+      // The reason is set as the void begins: say it only once the authorization is released.
+      ...(payment.status === "voided"
+        ? [["Voided", VOID_REASONS[payment.void_reason] || payment.void_reason, "void-reason"]] : []),
       ["Amount", money(payment.amount, payment.currency), "amount"],
       ["Order", linkTo("orders", payment.order_id), "order"],
       ["Method", methodText(payment), "method"],
@@ -691,8 +713,13 @@ async function renderPayment({ id, generation }) {
       ["Captured at", when(payment.captured_at), "captured-at"],
       ["Authorization released", when(payment.authorization_released_at), "released-at"],
     ], "payment-fields"));
+  if (IN_PROGRESS[payment.status]) {
+    section.append(el("p", { class: "message pending", role: "status", ...tid("payment-in-progress") },
+      IN_PROGRESS[payment.status]));
+  }
   const actions = el("div", { class: "action-panels" });
-  if (capturable(payment)) actions.append(captureForm(payment));
+  // An authorization still held is captured, or cancelled (voided) instead.
+  if (capturable(payment)) actions.append(captureForm(payment), cancelPanel(payment));
   if (payment.captured && payment.amount_refunded < payment.amount_captured) actions.append(refundForm(payment));
   if (actions.childElementCount) section.append(actions);
   const refundColumns = ["Refund", "Amount", "Status", "Reason", "Created"];
@@ -702,8 +729,8 @@ async function renderPayment({ id, generation }) {
     ], { "data-id": r.id, ...tid("payment-refund-row") })), "payment-refunds"), "payment-refunds-wrap")
     : el("p", { class: "empty", ...tid("payment-refunds-empty") }, "No refunds."));
   section.append(el("h2", {}, "Timeline"), timeline);
-  // While something is still moving, look again every 2 s.
-  if (["pending", "processing"].includes(payment.status) || refundList.some((r) => r.status === "pending")) {
+  // While something is still moving (a capture or cancellation at the processor too), look again every 2 s.
+  if (UNSETTLED.has(payment.status) || refundList.some((r) => UNSETTLED.has(r.status))) {
     every(2000, generation, () => refreshIfIdle());
   }
   return section;
@@ -750,11 +777,39 @@ function captureForm(payment) {
     amount.removeAttribute("aria-invalid");
     await submitAction(submit, box, async (key) => {
       const body = minor === payment.amount ? {} : { amount: minor };
-      await api("POST", `/api/v1/payments/${encodeURIComponent(payment.id)}/capture`, body, { idempotencyKey: key });
-      flash(`Captured ${money(minor, payment.currency)}.`);
+      const answer = await api("POST", `/api/v1/payments/${encodeURIComponent(payment.id)}/capture`, body, { idempotencyKey: key });
+      // A 202 answers with the payment still capture_pending: the processor's answer did not come in time.
+      flash(answer.status === "capture_pending"
+        ? "The capture is pending at the processor; its outcome follows, and this page updates by itself."
+        : `Captured ${money(minor, payment.currency)}.`);
     });
   });
   return form;
+}
+
+/** Cancel (void) an uncaptured authorization, after a confirm step: the shopper's funds are released. */
+function cancelPanel(payment) {
+  const amount = money(payment.amount, payment.currency);
+  const box = messageBox("cancel-message");
+  const open = button("Cancel authorization…", "cancel-button", null, "button secondary");
+  const confirmPanel = confirmBox(
+    `Cancel this authorization? ${amount} is released to the shopper and none of it can be captured any more.`,
+    "Cancel authorization", "cancel-confirm", "cancel-keep",
+    async (key) => {
+      const answer = await api("POST", `/api/v1/payments/${encodeURIComponent(payment.id)}/cancel`, {}, { idempotencyKey: key });
+      // A 202 answers with the payment still void_pending: paygate asks the processor again and records the outcome.
+      flash(answer.status === "void_pending"
+        ? "The cancellation is pending at the processor; its outcome follows, and this page updates by itself."
+        : `Authorization cancelled: ${amount} released.`);
+      await route();
+    }, box, open, "Keep it");
+  open.addEventListener("click", () => confirmPanel.open());
+  return el("div", { class: "panel action", ...tid("cancel-panel") },
+    el("h2", {}, "Cancel authorization"),
+    el("p", { class: "muted" }, `Release the authorized ${amount} without capturing any of it; the order can then be paid again.`),
+    box,
+    el("div", { class: "actions" }, open),
+    confirmPanel.node);
 }
 
 function refundForm(payment) {
@@ -821,8 +876,7 @@ async function renderRefunds({ params }) {
     status: params.status, payment_id: params.payment_id, ...dateParams(params), limit: PAGE_SIZE, offset,
   })}`);
   const filters = filterForm("/refunds", params, [
-    ["status", "Status", select("status", [["", "Any"], ["pending", "Pending"], ["processed", "Processed"],
-      ["failed", "Failed"]], params.status, "refunds-filter-status")],
+    ["status", "Status", select("status", [["", "Any"], ...REFUND_STATUSES], params.status, "refunds-filter-status")],
     ["payment_id", "Payment ID", el("input", { name: "payment_id", value: params.payment_id || "",
       spellcheck: "false", autocapitalize: "off", ...tid("refunds-filter-payment") })],
   ], "refunds-filter");
@@ -840,7 +894,7 @@ async function renderRefunds({ params }) {
 async function renderRefund({ id, generation }) {
   const refund = await api("GET", `/api/v1/refunds/${encodeURIComponent(id)}`);
   const timeline = await eventTimeline([refund.id]);
-  if (refund.status === "pending") every(2000, generation, () => refreshIfIdle());
+  if (UNSETTLED.has(refund.status)) every(2000, generation, () => refreshIfIdle());
   return el("section", tid("refund-detail"),
     el("p", { class: "crumbs" }, el("a", { href: "#/refunds" }, "Refunds"), " / ", refund.id),
     heading(`Refund ${money(refund.amount, refund.currency)}`),
@@ -1070,10 +1124,13 @@ function maskSecret(secret) {
   return `whsec_…${String(secret).slice(-4)}`;
 }
 
-/** An inline "are you sure?" with Confirm/Cancel: confirmBox(...).open() shows it. */
-function confirmBox(text, confirmLabel, confirmId, cancelId, action, box, opener) {
+/**
+ * An inline "are you sure?" with Confirm/Cancel: confirmBox(...).open() shows it. cancelLabel names the way out
+ * where "Cancel" would be ambiguous (cancelling a payment).
+ */
+function confirmBox(text, confirmLabel, confirmId, cancelId, action, box, opener, cancelLabel = "Cancel") {
   const confirmButton = button(confirmLabel, confirmId, null, "button danger");
-  const cancel = button("Cancel", cancelId, null, "button secondary");
+  const cancel = button(cancelLabel, cancelId, null, "button secondary");
   const node = el("div", { class: "confirm", role: "group", "aria-label": "Confirm", ...tid(`${confirmId}-panel`) },
     el("p", {}, text), el("div", { class: "actions" }, confirmButton, cancel));
   node.hidden = true;
