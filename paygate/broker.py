@@ -3,8 +3,9 @@ seconds, not minutes.
 
 Postgres holds every payment, refund and delivery; Redis only carries the jobs that tell a worker to start.
 So nothing waits long for Redis: connects and answers are bounded by ``redis.timeout``, a dropped connection
-is retried a few times within about a second (bullmq's own policy is 20 retries up to 20 s apart, which
-froze the scheduler for minutes per object), and a call that still fails is reported once, not per request.
+is retried a few times within about a second (redis-py's and bullmq's own policies retried for up to minutes,
+which once froze the scheduler for minutes per object), and a call that still fails is reported once, not per
+request.
 """
 
 from __future__ import annotations
@@ -38,14 +39,6 @@ def retry_policy() -> Retry:
     failing over is caught, a Redis that is down costs about half a second. A timeout is not retried: it has
     waited its ``redis.timeout`` already. (BusyLoadingError, Redis loading its data, is a ConnectionError.)"""
     return Retry(ExponentialBackoff(cap=0.25, base=0.05), 3, supported_errors=(RedisConnectionError,))
-
-
-def bound(client: aioredis.Redis, timeout: float, read_timeout: float | None) -> aioredis.Redis:
-    """Give a client made elsewhere (bullmq's) our retry policy and socket timeouts; its connections are made
-    on first use, from the pool's settings, so this holds for all of them."""
-    client.set_retry(retry_policy())
-    client.connection_pool.connection_kwargs.update(socket_connect_timeout=timeout, socket_timeout=read_timeout)
-    return client
 
 
 def describe(exc: BaseException) -> str:

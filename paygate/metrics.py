@@ -73,6 +73,7 @@ class Snapshot:
     scheduler_last_pass: float | None  # unix time of the most recent pass of any scheduler
     scheduler_interval: float
     processor: dict  # calls at the processor: in_flight, overdue, oldest_age_s (storage.status.at_processor)
+    streams: dict  # queue -> length, pending, consumers, oldest_pending_age_s (operations.status)
 
 
 class _Collected:
@@ -104,6 +105,16 @@ class _Collected:
             late = time.time() - snap.scheduler_last_pass - snap.scheduler_interval
             lag.add_metric([], max(0.0, late))
         yield lag
+        for name, key, text in (
+                ("paygate_stream_length", "length", "Entries in each work stream: waiting or being handled"),
+                ("paygate_stream_pending", "pending", "Entries read by a worker and not yet finished"),
+                ("paygate_stream_consumers", "consumers", "Consumers in each stream's group"),
+                ("paygate_stream_oldest_pending_age_seconds", "oldest_pending_age_s",
+                 "How long the oldest entry read and not yet finished has been (0: none)")):
+            family = GaugeMetricFamily(name, text, labels=["queue"])
+            for queue, state in snap.streams.items():
+                family.add_metric([queue], state[key])
+            yield family
         calls = GaugeMetricFamily("paygate_processor_calls_in_flight",
                                   "Payments and refunds whose processor call is under way or unanswered; overdue: "
                                   "for longer than payments.stuck_after (answer lost, or worker stopped)",

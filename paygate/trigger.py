@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from .db import cursor
 from .errors import NotFound, PaygateError
 from .idempotency import Receipt
@@ -11,6 +14,7 @@ from .operations.processing import process_payment, process_refund
 from .operations.refunds import create_refund, get_refund
 from .schemas import OrderCreate, PaymentCreate, RefundCreate
 from .services import Services
+from .states import UNFINISHED
 from .storage import events, merchants, webhooks
 
 # The simulator's magic UPI ids decide the outcome, so a trigger never depends on the success rate.
@@ -22,6 +26,7 @@ PAYER = {
 EVENTS = tuple(PAYER)
 AMOUNT, CURRENCY = 50000, "INR"
 NOTES = {"source": "paygate trigger"}
+SETTLE_TIMEOUT = 15.0  # seconds to wait for a worker that took the payment (or refund) to the processor first
 
 
 class TriggerFailed(PaygateError):
@@ -41,19 +46,30 @@ async def trigger(services: Services, event: str, api_key: str) -> dict:
                                Receipt(201))
     payment = await create_payment(services, merchant, PaymentCreate(
         order_id=order["id"], method="upi", vpa=PAYER[event]), Receipt(201))
-    # Processed here, so no worker is needed; a worker that gets the job too finds the payment final.
+    # Processed here, so no worker is needed; a worker that gets the entry too finds the payment final, or has it
+    # at the processor already, and then this waits for its outcome.
     await process_payment(services, payment["id"])
     result = {"event": event, "order": await get_order(services, merchant, order["id"]),
-              "payment": await get_payment(services, merchant, payment["id"])}
+              "payment": await _settled(lambda: get_payment(services, merchant, payment["id"]), "payment")}
     subject = result["payment"]
     if event == "refund.processed":
         _expect(subject, "success")
         refund = await create_refund(services, merchant, payment["id"], RefundCreate(reason="paygate trigger"),
                                      Receipt(201))
         await process_refund(services, refund["id"])
-        result["refund"] = subject = await get_refund(services, merchant, refund["id"])
+        result["refund"] = subject = await _settled(lambda: get_refund(services, merchant, refund["id"]), "refund")
     _expect(subject, event.split(".")[1])
     return {**result, **await _fired(services, merchant["id"], event, subject["id"])}
+
+
+async def _settled(get, kind: str, timeout: float = SETTLE_TIMEOUT) -> dict:
+    """The object once it is no longer at the processor (a worker may have taken it there first)."""
+    deadline = time.monotonic() + timeout
+    obj = await get()
+    while obj["status"] in UNFINISHED[kind] and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)  # the outcome is another process's to record: nothing here to wait on
+        obj = await get()
+    return obj
 
 
 def _expect(obj: dict, status: str) -> None:

@@ -1,16 +1,16 @@
-"""The worker role: bullmq workers that process payments and refunds, the webhook deliverer, and the
+"""The worker role: stream consumers that process payments and refunds, the webhook deliverer, and the
 scheduler beside them.
 
 Runs inside ``paygate serve`` and ``paygate dev`` (unless --no-worker) and alone in
-``paygate worker``. Several processes may run it at once: jobs are claimed through
-bullmq, deliveries through Postgres (FOR UPDATE SKIP LOCKED, under a lease), and everything the
-scheduler does is safe to do twice.
+``paygate worker``. Several processes may run it at once: entries are read through one Redis Streams consumer
+group (queue.py), deliveries are claimed through Postgres (FOR UPDATE SKIP LOCKED, under a lease), and everything
+the scheduler does is safe to do twice.
 
 Webhook deliveries need no job each: Postgres already holds them, due or not, and a claim takes a batch.
 The deliverer claims whenever some may be due (a NOTIFY at the commit that made them, a scheduler pass
 for retries whose time came, a claim that was cut short, room made by attempts recorded) and sends each
-delivery in a task of its own. A bullmq job per wake-up cost 2-4 ms of CPU, more than the one to three
-deliveries it usually carried.
+delivery in a task of its own. A queue job per wake-up (under bullmq) cost 2-4 ms of CPU, more than the one to
+three deliveries it usually carried.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from . import idempotency
 from .broker import RedisUnavailable
 from .db import DatabaseUnavailable, cursor
 from .operations import webhooks as webhook_ops
-from .operations.processing import process_payment, process_refund, release_expired_authorizations
-from .queue import PAYMENTS, REFUNDS, WEBHOOKS, Worker
+from .operations.processing import process_payments, process_refund, release_expired_authorizations
+from .queue import PAYMENTS, REFUNDS, WEBHOOKS, WORKER_SILENT_AFTER, Consumer
 from .services import Services
 from .storage import payments, refunds
 from .storage import sessions as ended_sessions
@@ -189,43 +189,50 @@ class Deliverer:
 class WorkerRole:
     def __init__(self, services: Services):
         self.services = services
-        self.workers: list[Worker] = []
+        self.consumers: list[Consumer] = []
         self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
         self._sweep_all = False  # Redis failed a pass: the next pass that reaches it requeues everything unfinished
         self._sweeps = 0  # passes of the current sweep
+        self._pruned_at = -math.inf
         self.deliverer = Deliverer(services)
 
     async def start(self) -> None:
         config = self.services.config
-        options = {
-            "connection": config.redis.url,
-            "concurrency": config.worker.concurrency,
-            "name": f"{socket.gethostname()}-{os.getpid()}",
-            # How long an idle worker blocks on Redis; shorter makes shutdown prompt.
-            "drainDelay": 1,
-        }
-        self.workers = [
-            Worker(PAYMENTS, self._payment_job, options, timeout=config.redis.timeout),
-            Worker(REFUNDS, self._refund_job, options, timeout=config.redis.timeout),
-        ]
+        name = f"{socket.gethostname()}-{os.getpid()}"
+        options = {"concurrency": config.worker.concurrency, "batch": config.worker.batch,
+                   "claim_after": config.worker.claim_after, "timeout": config.redis.timeout,
+                   "redis_state": self.services.dispatcher.redis}
+        self.consumers = [Consumer(config.redis.url, PAYMENTS, name, self._payments, **options),
+                          Consumer(config.redis.url, REFUNDS, name, self._refunds, **options)]
         self.deliverer.start()
         self._tasks = [
+            *(asyncio.create_task(c.run(), name=f"paygate-{c.queue}-consumer") for c in self.consumers),
             asyncio.create_task(self._schedule(), name="paygate-scheduler"),
             asyncio.create_task(self._listen(), name="paygate-webhook-listener"),
         ]
 
-    async def _payment_job(self, job, token) -> str:
-        status = await process_payment(self.services, job.data["id"])
-        jobs_log.info("payment %s: %s", job.data["id"], status,
-                 extra={"queue": PAYMENTS, "job_id": job.id, "payment_id": job.data["id"], "status": status})
-        return status
+    async def _payments(self, ids: list[str], claimed: bool) -> None:
+        """A batch of payments through its phases together (processing.process_payments)."""
+        self._log(PAYMENTS, "payment", await process_payments(self.services, ids,
+                                                              take_over_after=self._take_over_after(claimed)))
 
-    async def _refund_job(self, job, token) -> str:
-        status = await process_refund(self.services, job.data["id"])
-        jobs_log.info("refund %s: %s", job.data["id"], status,
-                 extra={"queue": REFUNDS, "job_id": job.id, "refund_id": job.data["id"], "status": status})
-        return status
+    async def _refunds(self, ids: list[str], claimed: bool) -> None:
+        after = self._take_over_after(claimed)
+        statuses = await asyncio.gather(*(process_refund(self.services, i, take_over_after=after) for i in ids))
+        self._log(REFUNDS, "refund", dict(zip(ids, statuses, strict=True)))
+
+    def _take_over_after(self, claimed: bool) -> float:
+        """Entries claimed from a worker that went silent have their calls taken over at once: that worker is
+        presumed dead. A failure (Postgres away) fails the whole batch, which is then claimed again; what it did
+        finish is found final."""
+        return 0.0 if claimed else self.services.config.worker.claim_after
+
+    @staticmethod
+    def _log(queue: str, kind: str, statuses: dict[str, str]) -> None:
+        for object_id, status in statuses.items():
+            jobs_log.info("%s %s: %s", kind, object_id, status,
+                          extra={"queue": queue, f"{kind}_id": object_id, "status": status})
 
     async def _schedule(self) -> None:
         interval = self.services.config.scheduler.interval
@@ -253,7 +260,23 @@ class WorkerRole:
         async with cursor(services.pool) as cur:
             await ended_sessions.purge_expired(cur)
         requeued = await self._requeue_unfinished()
+        await self._remove_silent_consumers()
         return {"requeued": requeued, "released": released, "purged_keys": purged}
+
+    async def _remove_silent_consumers(self) -> None:
+        """Now and then, drop from the consumer group the workers that went silent and hold nothing (what they
+        held was claimed by others), so that status lists the live ones only."""
+        silent_after = max(WORKER_SILENT_AFTER, 2 * self.services.config.worker.claim_after)
+        if time.monotonic() - self._pruned_at < silent_after:
+            return
+        self._pruned_at = time.monotonic()
+        for consumer in self.consumers:
+            try:
+                gone = await consumer.remove_silent(silent_after)
+            except RedisUnavailable:
+                return
+            if gone:
+                log.info("removed %s consumers silent for %ss: %s", consumer.queue, silent_after, ", ".join(gone))
 
     async def _requeue_unfinished(self) -> int:
         """Requeue payments and refunds left unfinished past ``payments.stuck_after``, or all of them once Redis
@@ -316,9 +339,10 @@ class WorkerRole:
                 await asyncio.sleep(1)
 
     async def close(self) -> None:
-        """Stop taking jobs and claiming deliveries, let running ones finish (deliveries: within their
+        """Stop reading entries and claiming deliveries, let running ones finish (deliveries: within their
         timeout), stop the scheduler and the listener."""
         self._stopping.set()
+        await asyncio.gather(*(c.stop(grace=10) for c in self.consumers))
         for task in self._tasks:
             task.cancel()
         _, pending = await asyncio.wait(self._tasks, timeout=5)
@@ -328,4 +352,4 @@ class WorkerRole:
             for task in pending:
                 task.cancel()
             await asyncio.wait(pending, timeout=5)
-        await asyncio.gather(*(w.close() for w in self.workers), self.deliverer.close())
+        await asyncio.gather(*(c.close() for c in self.consumers), self.deliverer.close())

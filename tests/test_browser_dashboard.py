@@ -347,7 +347,7 @@ async def test_an_authorization_cancelled_from_its_page_is_voided_and_its_order_
 
 async def test_a_capture_or_cancel_the_processor_does_not_answer_shows_pending_then_settles(launching, serve, merchant):
     # The scheduler asks the processor about an unanswered call after 1 s (60 s by default).
-    server = await serve(PAYGATE_PAYMENTS__STUCK_AFTER="1")
+    server = await serve(PAYGATE_PAYMENTS__STUCK_AFTER="1", PAYGATE_WORKER__CLAIM_AFTER="1")
     browser = (await launching)[1]
     headers = merchant["headers"]
     async with aiohttp.ClientSession(base_url=server.base_url) as api:

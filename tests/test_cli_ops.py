@@ -49,7 +49,8 @@ async def test_status_counts_queues_workers_and_recent_failures(worker_client, m
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert set(report["queues"]) == {"payments", "refunds", "webhooks"}
-    assert set(report["queues"]["payments"]) == {"waiting", "prioritized", "delayed", "active", "failed"}
+    assert set(report["queues"]["payments"]) == {"waiting", "active"}
+    assert set(report["streams"]["payments"]) == {"length", "pending", "consumers", "oldest_pending_age_s"}
     assert [(w["queues"], w["host"]) for w in report["workers"]] == [(["payments", "refunds", "webhooks"],
                                                                       report["workers"][0]["host"])]
     assert isinstance(report["workers"][0]["pid"], int)
@@ -153,8 +154,8 @@ async def test_merchants_create_refuses_a_webhook_url_the_guard_refuses(clean_st
     assert listed["data"] == []
 
 
-async def test_a_worker_whose_connections_fell_silent_is_not_listed(config, monkeypatch):
-    """A host that vanished leaves its Redis connections open; silence, not the socket, must decide."""
+async def test_a_worker_that_fell_silent_is_not_listed(config, monkeypatch):
+    """A worker whose host vanished stays in the stream's consumer group; its heartbeat, not membership, decides."""
     import redis.asyncio
 
     from paygate import queue
@@ -164,11 +165,14 @@ async def test_a_worker_whose_connections_fell_silent_is_not_listed(config, monk
     monkeypatch.setattr(queue, "WORKER_SILENT_AFTER", 2)  # 30 s in production
     ghost = redis.asyncio.Redis.from_url(config.redis.url)
     try:
-        await ghost.client_setname("bull:payments:w:vanished-host-4242")  # as bullmq names a worker's connection
+        await ghost.xgroup_create(queue.stream(queue.PAYMENTS), queue.GROUP, id="0", mkstream=True)
+        await ghost.execute_command("XGROUP", "CREATECONSUMER", queue.stream(queue.PAYMENTS), queue.GROUP,
+                                    "vanished-host-4242")
+        await ghost.zadd(queue.heartbeats(queue.PAYMENTS), {"vanished-host-4242": time.time()})  # its last
         async with open_services(config, pool=None) as services:
-            seen = await status_ops._workers(services)
+            seen = status_ops._workers(await status_ops._streams(services))
             assert seen["payments"] == ["vanished-host-4242"]
             await asyncio.sleep(3)
-            assert (await status_ops._workers(services))["payments"] == []
+            assert status_ops._workers(await status_ops._streams(services))["payments"] == []
     finally:
         await ghost.aclose()

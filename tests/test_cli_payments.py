@@ -122,7 +122,8 @@ async def test_capture_takes_the_amount_given_and_refuses_more_than_was_authoriz
 async def test_a_cancel_the_processor_does_not_answer_is_reported_pending_and_settled_later(
         aiohttp_client, make_app, merchant, clean_state):
     # The scheduler asks the processor about a call left unanswered after 0.5 s (60 s by default).
-    client = await aiohttp_client(make_app(workers=True, payments__stuck_after=0.5, scheduler__interval=0.2))
+    client = await aiohttp_client(make_app(workers=True, payments__stuck_after=0.5, worker__claim_after=0.5,
+                                           scheduler__interval=0.2))
     headers, env = merchant["headers"], paygate_env(*clean_state)
     payment = await _authorized(client, headers, number=TIMEOUT_CARD)
 

@@ -45,7 +45,7 @@ async def test_starting_a_payments_processing_looks_it_up_by_key_behind_a_backlo
         await cur.execute("""UPDATE payments SET status = 'pending', error_code = NULL
                              WHERE id IN (SELECT id FROM payments ORDER BY id LIMIT %s)""", (BACKLOG,))
 
-    plan = await generic_plan(pool, payments._START_PROCESSING, ("pay_plan000000000001",))
+    plan = await generic_plan(pool, payments._START_PROCESSING, (["pay_plan000000000001", "pay_plan000000000002"],))
 
     assert "payments_pkey" in plan and "payments_unfinished" not in plan, plan
 

@@ -1,4 +1,4 @@
-"""Exactly once at the processor under faults: lost answers and a worker killed with SIGKILL, twice."""
+"""Exactly once at the processor under faults: lost answers, and workers killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 
-from .api import card
+from .api import card, create_order, pay
 from .conftest import paygate_env
 from .ledger import disagreements, unsettled
 
@@ -67,8 +67,9 @@ async def _one(api: Api, i: int) -> dict:
 async def test_300_payments_with_lost_answers_and_two_killed_workers_agree_with_the_acquirer(
         clean_state, merchant, pool, paygate_process):
     env = paygate_env(*clean_state, PAYGATE_PROCESSOR__TIMEOUT_RATE="0.1", PAYGATE_PAYMENTS__STUCK_AFTER="1",
-                      PAYGATE_SCHEDULER__INTERVAL="0.2", PAYGATE_PROCESSOR__DELAY_MIN="0.005",
-                      PAYGATE_PROCESSOR__DELAY_MAX="0.03", PAYGATE_LOGGING__FORMAT="json")
+                      PAYGATE_WORKER__CLAIM_AFTER="1", PAYGATE_SCHEDULER__INTERVAL="0.2",
+                      PAYGATE_PROCESSOR__DELAY_MIN="0.005", PAYGATE_PROCESSOR__DELAY_MAX="0.03",
+                      PAYGATE_LOGGING__FORMAT="json")
     api_process = await paygate_process("serve", "--no-worker", env=env).ready()
     workers = [paygate_process("worker", env=env)]
     started = 0
@@ -108,3 +109,56 @@ async def test_300_payments_with_lost_answers_and_two_killed_workers_agree_with_
     assert {p["status"] for p in results} == {"success", "voided"}
     lost = sum(p.output().count("no answer from the processor") for p in [api_process, *workers])
     assert lost >= 10, f"the simulator lost only {lost} answers: the faults were not exercised"
+
+
+@pytest.mark.slow
+async def test_a_consumer_killed_holding_100_entries_leaves_them_to_another_within_the_claim_time(
+        clean_state, merchant, pool, paygate_process, client):
+    """The killed worker read 100 entries and is at the processor with them (slow calls); the next worker claims
+    them after worker.claim_after, takes their calls over through fetch, and each payment is final and at the
+    acquirer once."""
+    import redis.asyncio
+
+    from paygate.queue import GROUP, stream
+
+    env = paygate_env(*clean_state, PAYGATE_WORKER__CLAIM_AFTER="3", PAYGATE_WORKER__CONCURRENCY="100",
+                      PAYGATE_WORKER__BATCH="100", PAYGATE_LOGGING__FORMAT="json")
+    headers = merchant["headers"]
+    orders = [await create_order(client, headers) for _ in range(100)]
+    payments = [await pay(client, headers, o["id"]) for o in orders]  # entries wait: no worker runs yet
+    # The first worker's processor answers after 30 s: it holds all 100 when it is killed.
+    slow = paygate_process("worker", env={**env, "PAYGATE_PROCESSOR__DELAY_MIN": "30",
+                                          "PAYGATE_PROCESSOR__DELAY_MAX": "30"})
+    redis_client = redis.asyncio.Redis.from_url(clean_state[1], decode_responses=True)
+    try:
+        deadline = time.monotonic() + 30
+        while (await _held(redis_client, stream("payments"), GROUP)) < 100:
+            assert time.monotonic() < deadline, "the first worker never read the 100 entries"
+            await asyncio.sleep(0.1)
+        slow.signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        assert await asyncio.to_thread(slow.wait) == -signal.SIGKILL
+        paygate_process("worker", env=env)
+        while await unsettled(pool):
+            assert time.monotonic() - killed_at < 15, "not all final within 15 s of the kill"
+            await asyncio.sleep(0.1)
+    finally:
+        await redis_client.aclose()
+    assert await disagreements(pool) == []  # one sale per payment at the acquirer, none twice
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("SELECT count(*) FROM simulator_ledger WHERE calls > 1")
+        assert await cur.fetchone() == (0,)
+    assert len(await calls_of(pool)) == len(payments)
+
+
+async def calls_of(pool) -> list[tuple]:
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("SELECT reference FROM simulator_ledger")
+        return await cur.fetchall()
+
+
+async def _held(redis_client, name: str, group: str) -> int:
+    try:
+        return (await redis_client.xpending(name, group))["pending"]
+    except Exception:  # no group yet
+        return 0

@@ -23,7 +23,7 @@ from .ledger import disagreements, unsettled
 from .metrics_text import scrape_until
 
 # Calls left without an answer are taken over and settled within about a second.
-FAST = {"payments__stuck_after": 0.5, "scheduler__interval": 0.1}
+FAST = {"payments__stuck_after": 0.5, "worker__claim_after": 0.5, "scheduler__interval": 0.1}
 TIMEOUT_CARD, UNREACHABLE_CARD = "4000000000000119", "4000000000000127"
 
 

@@ -115,7 +115,7 @@ async def operator_services(config: Config) -> AsyncIterator[Services]:
     from ..broker import create_redis
     from ..services import open_services
 
-    # Fail fast, in one line, when Redis is down: bullmq would otherwise wait for it indefinitely.
+    # Fail fast, in one line, when Redis is down, before anything waits on it.
     await (await create_redis(config)).aclose()
     async with pool(config) as opened, open_services(config, opened) as services:
         yield services

@@ -107,11 +107,12 @@ def render_status(report: dict):
     from ..operations.status import QUEUE_STATES
 
     queues = Table(title="queues", title_justify="left")
-    for column in ("queue", *QUEUE_STATES):
+    for column in ("queue", *QUEUE_STATES, "oldest active"):
         queues.add_column(column, justify="left" if column == "queue" else "right")
     for name, counts in report["queues"].items():
-        queues.add_row(name, *(_count(counts[s], "red" if s == "failed" else "yellow") if s in counts else "-"
-                               for s in QUEUE_STATES))  # webhook deliveries: no prioritized, failed ones below
+        oldest = report["streams"].get(name, {}).get("oldest_pending_age_s")  # webhook deliveries: shown below
+        queues.add_row(name, *(_count(counts[s], "yellow") if s in counts else "-" for s in QUEUE_STATES),
+                       "-" if oldest is None else f"{oldest:.1f} s")
 
     workers = Table(title=f"workers connected ({len(report['workers'])})", title_justify="left")
     for column in ("name", "host", "pid", "queues"):

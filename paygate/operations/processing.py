@@ -10,9 +10,11 @@ Each call runs the same way (Hyperswitch's operation phases):
    derived from the object and its attempt (``pay_…``, ``pay_…/capture/1``, ``pay_…/void/2``, ``rfnd_…``);
 3. the outcome is committed with its events, guarded by the intent's state and attempt, so it is recorded once.
 
-A call with no answer (a timeout, a transport error, a worker that stopped) leaves its intent in place. Once it
-has stood ``payments.stuck_after`` seconds the scheduler enqueues the object again, and the worker that takes it
-over asks the processor what became of the reference (``fetch``) and records that. Only a call the processor
+A call with no answer (a timeout, a transport error, a worker that stopped) leaves its intent in place. A worker
+given the object once the intent has stood ``worker.claim_after`` seconds takes it over: the scheduler enqueues
+it again after ``payments.stuck_after``, and a stream entry of a worker that died is claimed after
+``worker.claim_after``. The worker that takes it over asks the processor what became of the reference (``fetch``)
+and records that. Only a call the processor
 never received is made again, with the same reference. Nothing is guessed.
 """
 
@@ -93,10 +95,11 @@ class _Turn:
     resume: bool = False  # the row's call was in flight (and overdue) rather than begun here
 
 
-async def _take_turn(services: Services, kind: str, store, object_id: str) -> _Turn:
+async def _take_turn(services: Services, kind: str, store, object_id: str, take_over_after: float | None) -> _Turn:
     """Commit the intent of a pending payment or refund (``store.start_processing``), or take over one whose call
-    has been in flight for ``payments.stuck_after``. A duplicate job, or one for a call another worker is making
-    now, finds nothing to do."""
+    has been in flight for ``take_over_after`` seconds (by default ``worker.claim_after``: its worker died, or its
+    answer was lost; 0 for an entry claimed from a worker that went silent). A duplicate entry, or one
+    for a call another worker is making now, finds nothing to do."""
     async with cursor(services.pool) as cur:
         row = await store.start_processing(cur, object_id)
         if row is not None:
@@ -106,7 +109,8 @@ async def _take_turn(services: Services, kind: str, store, object_id: str) -> _T
             log.warning("job for unknown %s %s ignored", kind, object_id)
             return _Turn("unknown")
         if row["status"] in states.IN_FLIGHT[kind]:
-            taken = await store.take_over(cur, object_id, services.config.payments.stuck_after)
+            stale = services.config.worker.claim_after if take_over_after is None else take_over_after
+            taken = await store.take_over(cur, object_id, stale)
             if taken is not None:
                 return _Turn(taken["status"], taken, resume=True)
         return _Turn(row["status"])
@@ -114,57 +118,82 @@ async def _take_turn(services: Services, kind: str, store, object_id: str) -> _T
 
 # -- payments -----------------------------------------------------------------------------------------------------
 
-async def process_payment(services: Services, payment_id: str) -> str:
+async def process_payments(services: Services, payment_ids: list[str], *,
+                           take_over_after: float | None = None) -> dict[str, str]:
+    """A batch of payments, each taken a step on (see ``process_payment``); their statuses after, by id.
+
+    The batch moves through each phase together: one statement starts those that are pending, their processor
+    calls are made at once, and one statement records the outcomes (with their events, in one transaction). The
+    others (duplicates, takeovers, a payment waiting for its order) go one by one."""
+    async with cursor(services.pool) as cur:
+        started = await payments.start_processing_many(cur, payment_ids)
+    statuses = await _authorize(services, started, resume=False)
+    others = [i for i in payment_ids if i not in statuses]
+    for payment_id, status in zip(others, await asyncio.gather(*(
+            process_payment(services, i, take_over_after=take_over_after) for i in others)), strict=True):
+        statuses[payment_id] = status
+    return statuses
+
+
+async def process_payment(services: Services, payment_id: str, *, take_over_after: float | None = None) -> str:
     """Take a payment a step on and return its status: authorize a pending one (a sale when its capture is
     automatic), or settle a capture, void or authorization whose call was cut short.
 
     A pending payment whose order has another payment at the processor waits: recording that one's outcome
     enqueues it again.
     """
-    turn = await _take_turn(services, "payment", payments, payment_id)
+    turn = await _take_turn(services, "payment", payments, payment_id, take_over_after)
     if turn.row is None:
         return turn.status
     if turn.status == "capture_pending":
         return (await capture(services, turn.row, resume=True)).row["status"]
     if turn.status == "void_pending":
         return (await void(services, turn.row, resume=True)).row["status"]
-    return await _authorize(services, turn.row, resume=turn.resume)
+    return (await _authorize(services, [turn.row], resume=turn.resume))[payment_id]
 
 
-async def _authorize(services: Services, row: dict, *, resume: bool) -> str:
+async def _authorize(services: Services, rows: list[dict], *, resume: bool) -> dict[str, str]:
+    """Authorize payments in processing, at once, and record the outcomes together; their statuses by id (one
+    whose answer was lost stays processing)."""
+    outcomes = await asyncio.gather(*(_authorization(services, row, resume=resume) for row in rows))
+    decided = [(row["id"], o.approved, o.error_code, o.error_description)
+               for row, o in zip(rows, outcomes, strict=True) if not o.unknown]
+    statuses = {row["id"]: "processing" for row in rows}
+    if not decided:
+        return statuses
+    async with transaction(services.pool) as cur:
+        recorded = await payments.record_outcomes(cur, decided)
+        for row in recorded:
+            states.transition("payment", "processing", row["status"])
+            payment = views.payment(row)
+            if row["status"] == "success":
+                states.transition("order", row["order_status"], "paid")  # raises, and rolls back, on a paid order
+                events.record_later(cur, row["merchant_id"], "payment.success", row["id"], {"payment": payment})
+                if row["captured"]:
+                    events.record_later(cur, row["merchant_id"], "payment.captured", row["id"], {"payment": payment})
+            else:
+                events.record_later(cur, row["merchant_id"], "payment.failed", row["id"], {"payment": payment})
+        missing = {payment_id for payment_id, *_ in decided} - {row["id"] for row in recorded}
+        for payment_id in missing:  # recorded first by another worker
+            statuses[payment_id] = (await payments.by_id(cur, payment_id))["status"]
+    for row in recorded:
+        statuses[row["id"]] = row["status"]
+        metrics.PAYMENTS.labels(row["status"]).inc()  # counted once: only the worker that recorded it gets here
+    await _requeue(services, [waiting for row in recorded for waiting in row["waiting"]])
+    return statuses
+
+
+async def _authorization(services: Services, row: dict, *, resume: bool) -> Outcome:
     payment_id = row["id"]
     if not resume and row["order_status"] == "paid":
-        outcome = ORDER_PAID  # paid by another payment before this one's turn: the processor is not asked
-    else:
-        capture_now = row["capture_method"] == "automatic"  # a sale: authorized and captured in one call
+        return ORDER_PAID  # paid by another payment before this one's turn: the processor is not asked
+    capture_now = row["capture_method"] == "automatic"  # a sale: authorized and captured in one call
 
-        def authorize() -> Awaitable[Outcome]:
-            return services.processor.authorize(payment_id, row["processor_token"], row["amount"], row["currency"],
-                                                capture=capture_now)
+    def authorize() -> Awaitable[Outcome]:
+        return services.processor.authorize(payment_id, row["processor_token"], row["amount"], row["currency"],
+                                            capture=capture_now)
 
-        outcome = await _call(services, "sale" if capture_now else "authorize", payment_id, authorize, resume=resume)
-    if outcome.unknown:
-        return "processing"
-
-    async with transaction(services.pool) as cur:
-        if outcome.approved:
-            row = await payments.record_success(cur, payment_id, capture=row["capture_method"] == "automatic")
-        else:
-            row = await payments.record_failure(cur, payment_id, outcome.error_code, outcome.error_description)
-        if row is None:  # another worker recorded the outcome first
-            return (await payments.by_id(cur, payment_id))["status"]
-        states.transition("payment", "processing", row["status"])
-        payment = views.payment(row)
-        if outcome.approved:
-            states.transition("order", row["order_status"], "paid")  # raises, and rolls back, on a paid order
-            events.record_later(cur, row["merchant_id"], "payment.success", payment_id, {"payment": payment})
-            if row["captured"]:
-                events.record_later(cur, row["merchant_id"], "payment.captured", payment_id, {"payment": payment})
-        else:
-            events.record_later(cur, row["merchant_id"], "payment.failed", payment_id, {"payment": payment})
-    metrics.PAYMENTS.labels(row["status"]).inc()  # counted once: only the worker that recorded the outcome gets here
-    await _requeue(services, row["waiting"])
-    return row["status"]
+    return await _call(services, "sale" if capture_now else "authorize", payment_id, authorize, resume=resume)
 
 
 async def _requeue(services: Services, payment_ids: list[str]) -> None:
@@ -248,10 +277,10 @@ async def release_expired_authorizations(services: Services) -> int:
 
 # -- refunds ------------------------------------------------------------------------------------------------------
 
-async def process_refund(services: Services, refund_id: str) -> str:
+async def process_refund(services: Services, refund_id: str, *, take_over_after: float | None = None) -> str:
     """Ask the processor to pay a pending refund back, or settle one whose call was cut short; record processed,
     or failed with the amount given back to the payment's refundable headroom."""
-    turn = await _take_turn(services, "refund", refunds, refund_id)
+    turn = await _take_turn(services, "refund", refunds, refund_id, take_over_after)
     refund = turn.row
     if refund is None:
         return turn.status

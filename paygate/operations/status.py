@@ -2,7 +2,7 @@
 processor calls whose outcome paygate is still waiting for.
 
 Read from Redis and Postgres, so every figure is system-wide: one process reads it once, for
-``paygate status`` and for the scrape-time part of /metrics. Payments and refunds are bullmq queues; webhook
+``paygate status`` and for the scrape-time part of /metrics. Payments and refunds are Redis streams; webhook
 deliveries are claimed from Postgres by every worker role, and are shown as a queue of their own.
 
 /metrics and /api/v1/test/jobs/status answer from ``Snapshots``: figures at most a second old, read by one
@@ -25,7 +25,7 @@ from ..services import Services
 from ..storage import status as storage
 from ..storage import webhooks
 
-QUEUE_STATES = ("waiting", "prioritized", "delayed", "active", "failed")
+QUEUE_STATES = ("waiting", "delayed", "active")  # delayed: webhook retries not yet due (streams have none)
 FAILURE_WINDOW = 3600.0  # seconds: "failures in the last hour"
 SNAPSHOT_MAX_AGE = 1.0  # seconds
 SCRAPE_TIMEOUT = 5.0  # seconds for the figures /metrics reads from Postgres and Redis
@@ -72,31 +72,44 @@ class Snapshots:
 
 
 async def jobs_status(services: Services) -> dict:
-    """The payment queue as the workers see it (the seed's test endpoint). Raises RedisUnavailable."""
+    """The payment stream as the workers see it (the seed's test endpoint). Raises RedisUnavailable."""
     dispatcher = services.dispatcher
-    counts, workers = await asyncio.gather(dispatcher.counts(PAYMENTS), dispatcher.workers(PAYMENTS))
+    state, completed = await asyncio.gather(dispatcher.stream_state(PAYMENTS), dispatcher.completed(PAYMENTS))
+    workers = state["live"]
     return {
-        "pending": counts["waiting"] + counts["delayed"] + counts["prioritized"],
-        "processing": counts["active"],
-        "completed": counts["completed"],
-        "failed": counts["failed"],
-        "workers": workers,
+        "pending": _waiting(state),
+        "processing": state["pending"],
+        "completed": completed,
+        "failed": 0,  # a batch that fails stays pending in the stream and is claimed again
+        "workers": len(workers),
         "worker_status": "running" if workers else "stopped",
     }
 
 
-async def _queues(services: Services) -> dict[str, dict[str, int]]:
-    counts = await asyncio.gather(*(services.dispatcher.counts(q) for q in QUEUE_NAMES))
-    return {q: {s: c.get(s, 0) for s in QUEUE_STATES} for q, c in zip(QUEUE_NAMES, counts, strict=True)}
+def _waiting(state: dict) -> int:
+    return max(0, state["length"] - state["pending"])
 
 
-async def _workers(services: Services) -> dict[str, list[str]]:
-    """Queue -> names of the workers connected to it. A worker role that takes payments also delivers
-    webhooks."""
-    names = await asyncio.gather(*(services.dispatcher.connected_workers(q) for q in QUEUE_NAMES))
-    by_queue = dict(zip(QUEUE_NAMES, names, strict=True))
+async def _streams(services: Services) -> dict[str, dict]:
+    """Each stream's length, entries pending (read, not yet finished), consumers and oldest pending age."""
+    states = await asyncio.gather(*(services.dispatcher.stream_state(q) for q in QUEUE_NAMES))
+    return dict(zip(QUEUE_NAMES, states, strict=True))
+
+
+def _queues(streams: dict[str, dict]) -> dict[str, dict[str, int]]:
+    return {q: {"waiting": _waiting(s), "active": s["pending"]} for q, s in streams.items()}
+
+
+def _workers(streams: dict[str, dict]) -> dict[str, list[str]]:
+    """Queue -> names of the workers reading it now. A worker role that takes payments also delivers webhooks."""
+    by_queue = {q: s["live"] for q, s in streams.items()}
     by_queue[WEBHOOKS] = by_queue[PAYMENTS]
     return by_queue
+
+
+def _stream_rows(streams: dict[str, dict]) -> dict[str, dict]:
+    return {q: {"length": s["length"], "pending": s["pending"], "consumers": len(s["consumers"]),
+                "oldest_pending_age_s": s["oldest_pending_age_s"]} for q, s in streams.items()}
 
 
 async def _postgres(services: Services) -> tuple[dict, dict]:
@@ -121,22 +134,25 @@ def _worker_rows(by_queue: dict[str, list[str]]) -> list[dict]:
     return sorted(rows.values(), key=lambda r: r["name"])
 
 
-async def _live(services: Services) -> tuple[dict, dict, float | None]:
-    """Queues, connected workers by queue, and the time of the last scheduler pass (from Redis)."""
-    return await asyncio.gather(_queues(services), _workers(services), services.dispatcher.last_scheduler_pass())
+async def _live(services: Services) -> tuple[dict, float | None]:
+    """The streams, and the time of the last scheduler pass (from Redis)."""
+    return await asyncio.gather(_streams(services), services.dispatcher.last_scheduler_pass())
 
 
 async def metrics_snapshot(services: Services) -> metrics.Snapshot:
-    (queues, workers, last_pass), (pending, processor) = await asyncio.gather(_live(services), _postgres(services))
+    (streams, last_pass), (pending, processor) = await asyncio.gather(_live(services), _postgres(services))
+    queues = _queues(streams)
     queues[WEBHOOKS] = _delivery_queue(pending)
-    return metrics.Snapshot(queue_depth=queues, queue_workers={q: len(n) for q, n in workers.items()},
+    return metrics.Snapshot(queue_depth=queues, queue_workers={q: len(n) for q, n in _workers(streams).items()},
+                            streams=_stream_rows(streams),
                             oldest_due_delivery_age=pending["oldest_due_age"], scheduler_last_pass=last_pass,
                             scheduler_interval=services.config.scheduler.interval, processor=processor)
 
 
 async def report(services: Services) -> dict:
     """Everything ``paygate status`` shows, as one JSON-ready dict."""
-    queues, workers, last_pass = await _live(services)
+    streams, last_pass = await _live(services)
+    queues = _queues(streams)
     async with cursor(services.pool) as cur:
         pending = await webhooks.pending(cur)
         deliveries = {"due": pending["due"], "failed": await storage.failed_deliveries(cur),
@@ -147,7 +163,8 @@ async def report(services: Services) -> dict:
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "queues": queues,
-        "workers": _worker_rows(workers),
+        "streams": _stream_rows(streams),
+        "workers": _worker_rows(_workers(streams)),
         "deliveries": deliveries,
         "failures_last_hour": failures,
         "processor": processor,

@@ -44,28 +44,35 @@ async def by_id(cur: Cursor, payment_id: str, *, lock: bool = False) -> dict | N
                            (payment_id,))
 
 
-# The row is found by its key and its status checked once locked. Written as "id = %s AND status = 'pending'",
+# Rows are found by their keys and their status checked once locked. Written as "id = %s AND status = 'pending'",
 # the planner may scan payments_unfinished (whose predicate that implies) instead: cheap while statistics say
 # few payments are pending, a scan of the whole backlog per payment once thousands are (seen in make bench,
 # ~1 500 index entries read per payment processed).
-# The order is claimed in the same statement: a payment goes to the processor only while no other payment of
-# its order is there (the claim is re-checked on the order's newest row, as UPDATE does after waiting for a lock).
+# The orders are claimed in the same statement: a payment goes to the processor only while no other payment of
+# its order is there (the claim is re-checked on the order's newest row, as UPDATE does after waiting for a lock;
+# of two pending payments of one order in one batch, one gets the claim).
 _START_PROCESSING = Statement(
-    """WITH p AS (SELECT id, order_id, status FROM payments WHERE id = %(id)s FOR UPDATE),
+    """WITH p AS (SELECT id, order_id, status FROM payments WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE),
             o AS (UPDATE orders SET processing_payment_id = p.id FROM p
                   WHERE orders.id = p.order_id AND p.status = 'pending'
                     AND (orders.processing_payment_id IS NULL OR orders.processing_payment_id = p.id)
-                  RETURNING orders.id, orders.status)
+                  RETURNING orders.id, orders.status, orders.processing_payment_id)
        UPDATE payments SET status = 'processing', updated_at = now()
-       FROM p JOIN o ON o.id = p.order_id WHERE payments.id = p.id
+       FROM p JOIN o ON o.id = p.order_id AND o.processing_payment_id = p.id WHERE payments.id = p.id
        RETURNING payments.*, o.status AS order_status""")
 
 
+async def start_processing_many(cur: Cursor, payment_ids: list[str]) -> list[dict]:
+    """pending -> processing for each payment whose order's claim it gets, in one statement; the rows with their
+    orders' status (as ``order_status``). Left out: payments not pending, and those whose order has another
+    payment at the processor."""
+    return await fetch_all(cur, _START_PROCESSING, {"ids": payment_ids})
+
+
 async def start_processing(cur: Cursor, payment_id: str) -> dict | None:
-    """pending -> processing, holding its order's claim, in one statement; the row with its order's status (as
-    ``order_status``). None if the payment is not pending, does not exist, or another payment of its order is
-    at the processor."""
-    return await fetch_one(cur, _START_PROCESSING, {"id": payment_id})
+    """``start_processing_many`` for one payment; None when it was left out."""
+    rows = await start_processing_many(cur, [payment_id])
+    return rows[0] if rows else None
 
 
 async def take_over(cur: Cursor, payment_id: str, stale_after: float) -> dict | None:
@@ -75,40 +82,35 @@ async def take_over(cur: Cursor, payment_id: str, stale_after: float) -> dict | 
 
 # The order's pending payments, which waited while this one was at the processor (as ``waiting``).
 _WAITING = """ARRAY(SELECT s.id FROM payments s WHERE s.order_id = p.order_id AND s.status = 'pending') AS waiting"""
-# Each outcome in one statement, guarded by the status: a second worker's record of it changes nothing.
-_RECORD_SUCCESS = Statement(
-    """WITH p AS (UPDATE payments SET status = 'success', updated_at = now(),
-                         captured = %(capture)s,
-                         amount_captured = CASE WHEN %(capture)s THEN amount ELSE 0 END,
-                         captured_at = CASE WHEN %(capture)s THEN now() END
-                  WHERE id = %(id)s AND status = 'processing' RETURNING *),
+# Every outcome of a batch in one statement, guarded by the status: a second worker's record of one changes nothing.
+# Approved: success, captured in full when automatic (a sale), the order paid. Declined: failed with its code. The
+# order's claim is given up either way.
+_RECORD_OUTCOMES = Statement(
+    """WITH r AS (SELECT * FROM unnest(%(ids)s::text[], %(approved)s::boolean[], %(codes)s::text[],
+                                      %(descriptions)s::text[]) AS r(id, approved, code, description)),
+            p AS (UPDATE payments SET status = CASE WHEN r.approved THEN 'success' ELSE 'failed' END,
+                         captured = r.approved AND capture_method = 'automatic',
+                         amount_captured = CASE WHEN r.approved AND capture_method = 'automatic' THEN amount ELSE 0 END,
+                         captured_at = CASE WHEN r.approved AND capture_method = 'automatic' THEN now() END,
+                         error_code = r.code, error_description = r.description, updated_at = now()
+                  FROM r WHERE payments.id = r.id AND payments.status = 'processing' RETURNING payments.*),
             before AS (SELECT orders.id, orders.status FROM orders JOIN p ON orders.id = p.order_id
                        FOR UPDATE OF orders),
-            o AS (UPDATE orders SET status = 'paid', processing_payment_id = NULL, updated_at = now()
-                  FROM before WHERE orders.id = before.id)
-       SELECT p.*, before.status AS order_status, """ + _WAITING + " FROM p JOIN before ON true")
+            o AS (UPDATE orders SET status = CASE WHEN p.status = 'success' THEN 'paid' ELSE orders.status END,
+                         processing_payment_id = NULL,
+                         updated_at = CASE WHEN p.status = 'success' THEN now() ELSE orders.updated_at END
+                  FROM p WHERE orders.id = p.order_id
+                    AND (p.status = 'success' OR orders.processing_payment_id = p.id))
+       SELECT p.*, before.status AS order_status, """ + _WAITING + " FROM p JOIN before ON before.id = p.order_id")
 
 
-async def record_success(cur: Cursor, payment_id: str, *, capture: bool) -> dict | None:
-    """processing -> success: authorized, and captured in full at once when ``capture``; its order paid and its
-    claim given up. The row has the order's status before (``order_status``) and its ``waiting`` payments; None
-    when the outcome was recorded already."""
-    return await fetch_one(cur, _RECORD_SUCCESS, {"id": payment_id, "capture": capture})
-
-
-_RECORD_FAILURE = Statement(
-    """WITH p AS (UPDATE payments SET status = 'failed', error_code = %(code)s, error_description = %(description)s,
-                         updated_at = now()
-                  WHERE id = %(id)s AND status = 'processing' RETURNING *),
-            o AS (UPDATE orders SET processing_payment_id = NULL FROM p
-                  WHERE orders.id = p.order_id AND orders.processing_payment_id = p.id)
-       SELECT p.*, """ + _WAITING + " FROM p")
-
-
-async def record_failure(cur: Cursor, payment_id: str, code: str, description: str) -> dict | None:
-    """processing -> failed; its order's claim given up. The row has the order's ``waiting`` payments; None when the
-    outcome was recorded already."""
-    return await fetch_one(cur, _RECORD_FAILURE, {"id": payment_id, "code": code, "description": description})
+async def record_outcomes(cur: Cursor, outcomes: list[tuple[str, bool, str | None, str | None]]) -> list[dict]:
+    """(payment id, approved, error code, error description) of payments in processing, recorded; the rows, with
+    their orders' status before (``order_status``) and the orders' ``waiting`` payments. A payment whose outcome
+    was recorded already is left out."""
+    ids, approved, codes, descriptions = (list(column) for column in zip(*outcomes, strict=True))
+    return await fetch_all(cur, _RECORD_OUTCOMES, {"ids": ids, "approved": approved, "codes": codes,
+                                                   "descriptions": descriptions})
 
 
 async def begin_capture(cur: Cursor, payment_id: str, amount: int) -> dict:
