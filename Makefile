@@ -7,8 +7,9 @@ TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium
+WRK ?= /usr/bin/wrk
 
-.PHONY: run test lint wheel clean chromium bench
+.PHONY: run test lint wheel clean chromium wrk bench
 
 # uv installs the dependencies in seconds where pip takes most of a minute, which keeps the
 # first `make run` quick; pip does the same job if uv cannot be had.
@@ -46,10 +47,20 @@ chromium:
 			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; fi; \
 	fi
 
+# The bench drives HTTP load with Debian's wrk (C, one thread, its Lua script bench/wrk.lua), installed like Chromium.
+wrk:
+	@if [ ! -x $(WRK) ] && ! command -v wrk >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else SUDO=none; fi; \
+		if [ "$$SUDO" = none ]; then echo "warning: wrk is missing and cannot be installed (apt-get install wrk); the bench will stop"; \
+		else echo "installing Debian's wrk for the bench"; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; fi; \
+	fi
+
 # Benchmarks are separate from the tests: a real paygate serve on embedded Postgres and Redis,
-# figures printed beside their targets and written to bench/results.json (--quick: about a minute).
+# figures printed beside their targets and written to bench/results.json (--quick: about a minute);
+# HTTP load comes from wrk (the target above).
 BENCH_ARGS ?=
-bench: $(RUN_STAMP)
+bench: $(RUN_STAMP) wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)

@@ -39,8 +39,9 @@ from paygate.seed import TEST_MERCHANT, seed_test_merchant
 from paygate.webhooks.delivery import new_session
 from paygate.worker import WorkerRole
 
+from .harness import make_orders
+from .plan import CARD
 from .receiver import Receiver
-from .run import CARD, make_orders
 
 HEADERS = {"X-Api-Key": TEST_MERCHANT["api_key"], "X-Api-Secret": TEST_MERCHANT["api_secret"],
            "Content-Type": "application/json"}

@@ -1,4 +1,9 @@
-"""Load generators (closed loop at a fixed concurrency, open loop at a fixed rate) and their statistics."""
+"""Load generators in Python (closed loop at a fixed concurrency, open loop at a fixed rate) and their statistics.
+
+HTTP load at a fixed concurrency comes from wrk (``bench.wrk``); the closed loop here drives the baseline (aiopg,
+no HTTP), and the open loop the end-to-end and half-maximum phases: wrk has no fixed-rate mode, and 200 to 400
+requests a second cost the Python client about 15 % of one core, which the phases report (``bench`` CPU).
+"""
 
 from __future__ import annotations
 
@@ -99,6 +104,49 @@ async def closed_loop(request: Callable[[], Awaitable[int] | None], *, concurren
             result.completed += 1
             result.latencies.append(t1 - t0)
             result.per_second[min(int(t1 - measure_from), seconds - 1)] += 1
+    return result
+
+
+@dataclass
+class OpenLoopResult:
+    scheduled: int
+    start: float  # perf_counter of the first request's due time
+    sending_took: float  # seconds from the first due time to the last request's start
+    schedule_lag: list[float] = field(default_factory=list)  # how late each request started, seconds
+    unanswered: int = 0  # requests still running ``grace`` seconds after the last started (cancelled)
+
+    def summary(self) -> dict:
+        return {"scheduled": self.scheduled,
+                "sent_per_s": round(self.scheduled / self.sending_took, 1) if self.sending_took > 0 else None,
+                "schedule_lag_p99_ms": ms(percentile(self.schedule_lag, 99)),
+                "unanswered_cancelled": self.unanswered}
+
+
+async def open_loop(send: Callable[[int], Awaitable[None]], n: int, rate: float, grace: float) -> OpenLoopResult:
+    """Start ``send(i)`` for i in range(n) at ``rate`` a second, each in its own task whatever the earlier ones are
+    doing (so a slow server meets the same arrivals, not fewer); wait up to ``grace`` seconds after the last start
+    for them to end, and cancel the rest. ``send`` records what it measures and handles its own errors."""
+    start = time.perf_counter() + 0.05
+    result = OpenLoopResult(scheduled=n, start=start, sending_took=0.0)
+    tasks = []
+
+    async def one(i: int, due: float) -> None:
+        result.schedule_lag.append(time.perf_counter() - due)
+        await send(i)
+
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    result.sending_took = time.perf_counter() - start
+    if tasks:
+        _, unanswered = await asyncio.wait(tasks, timeout=grace)
+        for task in unanswered:
+            task.cancel()
+        await asyncio.gather(*unanswered, return_exceptions=True)
+        result.unanswered = len(unanswered)
     return result
 
 

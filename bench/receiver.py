@@ -14,11 +14,13 @@ class Receiver:
     """Answers every POST /hook with 204 and records, per event type, when each event first arrived.
 
     ``success_at[payment_id]`` is the arrival time (``time.perf_counter()``) of the first ``payment.success``
-    for that payment; ``bench_arrivals`` holds the arrival time of each ``bench.delivery`` event (by event id).
+    for that payment, ``payment_events[payment_id]`` that of the first of each ``payment.*`` event type;
+    ``bench_arrivals`` holds the arrival time of each ``bench.delivery`` event (by event id).
     """
 
     def __init__(self) -> None:
         self.success_at: dict[str, float] = {}
+        self.payment_events: dict[str, dict[str, float]] = {}
         self.bench_arrivals: dict[str, float] = {}
         self.bench_expected = 0
         self.bench_done = asyncio.Event()
@@ -69,11 +71,15 @@ class Receiver:
             if webhook_id in self._seen_webhook_ids:
                 self.duplicates += 1
             self._seen_webhook_ids.add(webhook_id)
-        if kind == "payment.success":
+        if kind.startswith("payment."):
             try:
-                self.success_at.setdefault(event["data"]["payment"]["id"], now)
+                payment_id = event["data"]["payment"]["id"]
             except (KeyError, TypeError):
                 self.bad += 1
+                return web.Response(status=204)
+            self.payment_events.setdefault(payment_id, {}).setdefault(kind, now)
+            if kind == "payment.success":
+                self.success_at.setdefault(payment_id, now)
         elif kind == "bench.delivery":
             self.bench_arrivals.setdefault(event["id"], now)
             if self.bench_expected and len(self.bench_arrivals) >= self.bench_expected:

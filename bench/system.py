@@ -1,4 +1,5 @@
-"""The processes under test: a `paygate serve` subprocess, and CPU accounting of every process from /proc."""
+"""The processes under test (``paygate serve``, ``paygate worker``, ``bench.floor``) and CPU accounting of every
+process from /proc."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+SYSTEM = ("paygate", "postgres", "redis")  # the processes whose CPU the targets count
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -106,10 +108,16 @@ class CpuMeter:
         self._machine0 = machine_busy()
         return self
 
-    def stop(self) -> dict:
+    def stop(self, extra: dict[str, float] | None = None) -> dict:
+        """The figures; ``extra`` names processes measured otherwise (wrk: name -> CPU seconds), so that they
+        are not counted as other work on the machine."""
         wall = time.perf_counter() - self._t0
         out: dict = {"wall_s": round(wall, 2)}
         ours = 0.0
+        for name, used in (extra or {}).items():
+            ours += used
+            out[f"{name}_cpu_s"] = round(used, 2)
+            out[f"{name}_pct_of_core"] = round(100 * used / wall, 1) if wall > 0 else None
         for name in self.pids:
             (u1, s1), (u0, s0) = self._read(name), self._cpu0[name]
             used = (u1 - u0) + (s1 - s0)
@@ -131,36 +139,31 @@ class CpuMeter:
         """CPU milliseconds per operation of each measured process: steadier than rates on a noisy machine."""
         if not ops:
             return {}
-        return {k.removesuffix("_cpu_s"): round(1000 * v / ops, 3) for k, v in cpu.items() if k.endswith("_cpu_s")}
+        out = {k.removesuffix("_cpu_s"): round(1000 * v / ops, 3) for k, v in cpu.items() if k.endswith("_cpu_s")}
+        # what the targets count: the system under test, without the load generator
+        out["total"] = round(sum(1000 * cpu.get(f"{k}_cpu_s", 0.0) for k in SYSTEM) / ops, 3)
+        return out
 
 
 # -- the server ------------------------------------------------------------------------------------------------
 
-def supports_processes() -> bool:
-    """Whether this paygate's `serve` has a --processes option (being added by another engineer)."""
-    try:
-        out = subprocess.run([sys.executable, "-m", "paygate", "serve", "--help"], capture_output=True,
-                             text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return "--processes" in out.stdout
-
-
 class Server:
-    """``paygate serve`` (or another module's server with the same --host/--port options) as a subprocess in its
-    own session (Ctrl-C reaches the bench, which stops it in order)."""
+    """A process under test in its own session (Ctrl-C reaches the bench, which stops it in order): ``python -m
+    MODULE … ARGS``, given ``--host 127.0.0.1 --port P`` when it serves HTTP (``paygate serve``, ``bench.floor``),
+    not when it does not (``paygate worker``)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, processes: int | None = None,
-                 module: tuple[str, ...] = ("paygate", "serve")):
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, env: dict[str, str], log_path: Path, module: tuple[str, ...] = ("paygate", "serve"),
+                 args: tuple[str, ...] = (), http: bool = True):
+        self.port = free_port() if http else 0
+        self.base_url = f"http://127.0.0.1:{self.port}" if http else ""
         self.log_path = log_path
-        command = [sys.executable, "-m", *module, "--host", "127.0.0.1", "--port", str(self.port)]
-        if processes:
-            command += ["--processes", str(processes)]
-        self.command = command
+        self.name = " ".join((*module, *args))
+        command = [sys.executable, "-m", *module]
+        if http:
+            command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        self.command = [*command, *args]
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
+        self.proc = subprocess.Popen(self.command, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.pid = self.proc.pid
 
