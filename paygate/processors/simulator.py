@@ -59,6 +59,7 @@ class Simulator:
         self.delay_min, self.delay_max, self.success_rate = delay_min, delay_max, success_rate
         self.timeout_rate, self.failure_rate, self.slow_seconds = timeout_rate, failure_rate, slow_seconds
         self._failed_once: set[str] = set()  # references of "unreachable" instruments that failed here already
+        self._booking: list[tuple[dict, asyncio.Future]] = []  # authorizations waiting for the next statement
 
     def tokenize_card(self, number: str) -> Instrument:
         return Instrument(f"sim_{MAGIC_CARDS.get(number, 'rate')}_{secrets.token_hex(8)}")
@@ -73,8 +74,8 @@ class Simulator:
         scenario = _scenario(token)
         await self._arrive(reference, scenario)
         decision = self._authorization(scenario)
-        row = await ledger.book(self.pool, _entry(reference, "sale" if capture else "authorize", reference, amount,
-                                                  currency, scenario, decision))
+        row = await self._book(_entry(reference, "sale" if capture else "authorize", reference, amount, currency,
+                                      scenario, decision))
         return await self._answer(row)
 
     async def capture(self, reference: str, authorization: str, amount: int, currency: str) -> Outcome:
@@ -131,6 +132,36 @@ class Simulator:
             else:
                 row = await ledger.record(cur, row)  # answered from the books; the call is counted
         return await self._answer(row)
+
+    async def _book(self, entry: dict) -> dict:
+        """Book an authorization; those made while one statement is being sent go together in the next (a batch
+        of payments authorizes at once). Each caller still has its answer only once its row is committed."""
+        if not self._booking:
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._book_waiting()))
+        booked = asyncio.get_running_loop().create_future()
+        self._booking.append((entry, booked))
+        return await booked
+
+    async def _book_waiting(self) -> None:
+        waiting, self._booking = self._booking, []
+        first: dict[str, tuple[dict, asyncio.Future]] = {}
+        for entry, booked in waiting:  # the same reference twice goes in the next statement: one row, two calls
+            if entry["reference"] in first:
+                self._booking.append((entry, booked))
+            else:
+                first[entry["reference"]] = (entry, booked)
+        if self._booking:
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._book_waiting()))
+        try:
+            rows = {row["reference"]: row for row in await ledger.book_many(self.pool, [e for e, _ in first.values()])}
+        except Exception as exc:  # each caller sees the failure as its own
+            for _, booked in first.values():
+                if not booked.done():
+                    booked.set_exception(exc)
+            return
+        for reference, (_, booked) in first.items():
+            if not booked.done():
+                booked.set_result(rows[reference])
 
     async def _arrive(self, reference: str, scenario: str) -> None:
         await self._delay()

@@ -29,10 +29,23 @@ async def record(cur: Cursor, entry: dict) -> dict:
     return await fetch_one(cur, _RECORD, entry)
 
 
-async def book(pool: aiopg.Pool, entry: dict) -> dict:
-    """``record`` on its own: a call that needs no other row of its authorization (authorize, sale)."""
+_COLUMNS = ("reference", "operation", "auth_reference", "amount", "currency", "scenario", "approved", "error_code",
+            "error_description")
+_BOOK_MANY = Statement(
+    """INSERT INTO simulator_ledger (reference, operation, auth_reference, amount, currency, scenario, approved,
+                                    error_code, error_description)
+       SELECT * FROM unnest(%(reference)s::text[], %(operation)s::text[], %(auth_reference)s::text[],
+                            %(amount)s::bigint[], %(currency)s::text[], %(scenario)s::text[], %(approved)s::boolean[],
+                            %(error_code)s::text[], %(error_description)s::text[])
+       ON CONFLICT (reference) DO UPDATE SET calls = simulator_ledger.calls + 1, updated_at = now()
+       RETURNING *""")
+
+
+async def book_many(pool: aiopg.Pool, entries: list[dict]) -> list[dict]:
+    """``record`` for calls that need no other row of their authorization (authorize, sale), in one statement;
+    their references must differ."""
     async with cursor(pool) as cur:
-        return await record(cur, entry)
+        return await fetch_all(cur, _BOOK_MANY, {c: [e[c] for e in entries] for c in _COLUMNS})
 
 
 async def find(pool: aiopg.Pool, reference: str) -> dict | None:
