@@ -9,7 +9,8 @@ background) and counts, per operation:
 - Redis commands the server executed, Lua-internal ones included (``INFO commandstats`` before and after).
 
 Operations: create payment (HTTP, merchant with and without a webhook URL, with and without an
-Idempotency-Key), GET payment (HTTP), process payment (what a payment job runs), one webhook delivery
+Idempotency-Key), GET payment (HTTP), process payment (one alone, and a batch of ``worker.batch`` as a worker
+reads them from its stream), one webhook delivery
 (what a webhook job runs, to a local receiver), and a scheduler pass, with N due deliveries already
 queued and with nothing to do.
 """
@@ -34,7 +35,7 @@ from paygate import config as config_mod
 from paygate.app import create_app
 from paygate.db import Statement, create_pool
 from paygate.operations import webhooks as webhook_ops
-from paygate.operations.processing import process_payment
+from paygate.operations.processing import process_payment, process_payments
 from paygate.seed import TEST_MERCHANT, seed_test_merchant
 from paygate.webhooks.delivery import new_session
 from paygate.worker import WorkerRole
@@ -177,6 +178,20 @@ async def run(database_url: str, redis_url: str, n: int) -> list[dict]:
             assert await process_payment(services, pending[i]) == "success"
 
         results.append(await measure("process payment (no webhook URL)", n, sql, rds, process))
+
+        # As a worker does: the entries of one read (worker.batch) through the phases together.
+        created.clear()
+        make = await create(await make_orders(pool, merchant_id, n))
+        for i in range(n):
+            await make(i)
+        batched, size = list(created), config.worker.batch
+
+        async def process_batch(i: int):
+            statuses = await process_payments(services, batched[i * size:(i + 1) * size])
+            assert set(statuses.values()) == {"success"}, statuses
+
+        results.append(await measure(f"process payments, {size} at a time (no webhook URL)", n, sql, rds,
+                                     process_batch, calls=-(-n // size)))
 
         await set_url(receiver.url)
         created.clear()
