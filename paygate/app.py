@@ -10,7 +10,7 @@ from .config import Config
 from .db import create_pool
 from .handlers import checkout, dashboard, docs, events, health, orders, payments, refunds, testing, webhooks
 from .handlers import metrics as metrics_routes
-from .middleware import access_middleware, error_middleware, request_id_middleware
+from .middleware import access_middleware, error_middleware, in_flight_middleware, request_id_middleware
 from .operations.status import Snapshots
 from .ratelimit import RateLimiter
 from .services import open_services
@@ -53,14 +53,17 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     ``workers`` adds the queue workers and the scheduler; ``http=False`` leaves out the
     routes, for ``paygate worker``.
     """
+    # The proxies' first, so that every other sees the client's address and scheme; left out when no proxy is
+    # trusted, as every middleware costs every request. The in-flight bound last, so that checkout's refusals
+    # carry its CORS headers.
+    behind_proxies = [proxies.middleware(config)] if config.server.trusted_proxies else []
     app = web.Application(
-        # the session middleware outside the error one, so that it also saves sessions ended by an error answer;
-        # the proxies' first, so that every other sees the client's address and scheme
-        middlewares=[proxies.middleware(config), request_id_middleware, access_middleware,
-                     sessions.middleware(config), error_middleware, checkout.public_api],
+        middlewares=[*behind_proxies, request_id_middleware, access_middleware, error_middleware,
+                     checkout.public_api, in_flight_middleware(config)],
         client_max_size=MAX_BODY,
     )
     app[appkeys.CONFIG] = config
+    app[sessions.STORAGE] = sessions.storage(config)
     app[appkeys.RATE_LIMITER] = RateLimiter(config.redis.url, {
         "checkout": config.checkout.rate_limit, "checkout-status": config.checkout.status_rate_limit,
         dashboard.LOGIN: config.dashboard.login_attempts}, timeout=config.redis.timeout)

@@ -62,6 +62,15 @@ SETTINGS: tuple[Setting, ...] = (
             "nginx, HAProxy, Caddy, Traefik and cloud load balancers do) or forwarded (RFC 7239); the other kind "
             "is ignored, since a proxy passes it on from the client unchecked",
             choices=("x-forwarded", "forwarded")),
+    Setting("server.max_in_flight", "int", 256,
+            "Requests one serving process works on at once; a further one is answered 503 with Retry-After at "
+            "once, not queued (/healthz, /readyz, /metrics and /api/v1/openapi.json are never refused). Those "
+            "beyond database.max_size wait for a database connection (up to database.timeout), so keep it a "
+            "small multiple of that: a statement then waits behind about max_in_flight / database.max_size "
+            "others", minimum=1),
+    Setting("server.overload_retry_after", "int", 1,
+            "Seconds that the Retry-After of a request refused for server.max_in_flight asks the client to wait",
+            minimum=1),
     Setting("security.master_key", "str", None,
             "Base64 of 32 random bytes; encrypts webhook secrets (generate: paygate dev does it for you)",
             secret=True),

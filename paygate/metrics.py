@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -27,6 +27,10 @@ HTTP_LATENCY = Histogram(
     "paygate_http_request_duration_seconds", "Time to answer an HTTP request, by route template and method",
     ["route", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+HTTP_IN_FLIGHT = Gauge(
+    "paygate_http_requests_in_flight",
+    "HTTP requests being answered, of those that server.max_in_flight bounds (summed over serving processes)",
+    multiprocess_mode="livesum")
 PAYMENTS = Counter("paygate_payments", "Payments a worker took to a final status, by that status", ["status"])
 REFUNDS = Counter("paygate_refunds", "Refunds a worker took to a final status, by that status", ["status"])
 PROCESSOR_CALLS = Counter(
@@ -52,10 +56,19 @@ def route_label(request) -> str:
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+# (route, method, status) -> its counter and histogram: prometheus-client's labels() builds a key and takes a lock
+# on every call, so each is looked up once. Bounded, as the labels are.
+_REQUEST_SERIES: dict[tuple[str, str, int], tuple] = {}
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     method = method if method in METHODS else "other"  # the client picks it: keep the label set bounded
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds)
+    series = _REQUEST_SERIES.get((route, method, status))
+    if series is None:
+        series = _REQUEST_SERIES[route, method, status] = (
+            HTTP_REQUESTS.labels(route, method, str(status)), HTTP_LATENCY.labels(route, method))
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def delivery_outcome(status: str) -> str:

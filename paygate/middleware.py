@@ -11,9 +11,10 @@ import time
 
 from aiohttp import web
 
-from . import db, metrics
+from . import db, logs, metrics, sessions
 from .appkeys import MERCHANT_ID, REQUEST_ID
-from .errors import PaygateError
+from .config import Config
+from .errors import PaygateError, ServiceUnavailable
 
 log = logging.getLogger("paygate.http")
 access_log = logging.getLogger("paygate.access")
@@ -55,6 +56,8 @@ async def request_id_middleware(request: web.Request, handler):
     request[REQUEST_ID] = request.headers.get("X-Request-Id", "")[:64] or "req_" + secrets.token_hex(8)
     response = await handler(request)
     response.headers["X-Request-Id"] = request[REQUEST_ID]
+    if sessions.SESSION in request:  # a dashboard request; saved here, outside error_middleware, so that an
+        await sessions.save(request, response)  # error answer that ended a session also clears its cookie
     if request.path.startswith(PRIVATE):
         response.headers.setdefault("Cache-Control", "no-store")  # answers about money and sessions
     return response
@@ -81,11 +84,54 @@ async def access_middleware(request: web.Request, handler):
         route = metrics.route_label(request)
         metrics.observe_request(route, request.method, status, seconds)
         if access_log.isEnabledFor(logging.INFO):
-            duration_ms = round(seconds * 1000, 1)
-            access_log.info("%s %s %s %.1f ms", request.method, route, status, duration_ms, extra={
-                "request_id": request.get(REQUEST_ID), "merchant_id": request.get(MERCHANT_ID), "route": route,
-                "method": request.method, "path": request.path, "status": status, "duration_ms": duration_ms,
-                "error": request.get(ERROR_CODE), "client": request.remote})  # behind a trusted proxy, the real one
+            _log_access(request, route, status, round(seconds * 1000, 1))
+
+
+def _log_access(request: web.Request, route: str, status: int, duration_ms: float) -> None:
+    """The request's one line: method, route, status, time, request id and the error code of a refusal; the
+    fields (merchant, path, client too) only where they are written, in JSON."""
+    error = request.get(ERROR_CODE)
+    extra = None
+    if logs.fields_wanted:
+        extra = {"request_id": request.get(REQUEST_ID), "merchant_id": request.get(MERCHANT_ID), "route": route,
+                 "method": request.method, "path": request.path, "status": status, "duration_ms": duration_ms,
+                 "error": error, "client": request.remote}  # behind a trusted proxy, the real one
+    access_log.info("%s %s %s %.1f ms %s%s", request.method, route, status, duration_ms, request.get(REQUEST_ID),
+                    f" {error}" if error else "", extra=extra)
+
+
+# What operators read to see an overload, and the document that says what a 503 is: never refused.
+UNBOUNDED = frozenset({"/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"})
+
+
+def in_flight_middleware(config: Config):
+    """At most ``server.max_in_flight`` requests at once; one more is refused with 503 and Retry-After at once.
+
+    Refused, not queued: a queue in front of a saturated process only adds its wait to every request behind it,
+    while a refusal costs microseconds and tells the client (or its load balancer) to go elsewhere or come back.
+    Inside error_middleware, which shapes the refusal; the access log counts it as the route's 503.
+    """
+    limit = config.server.max_in_flight
+    retry_after = str(config.server.overload_retry_after)
+    in_flight = 0
+
+    @web.middleware
+    async def bounded(request: web.Request, handler):
+        nonlocal in_flight
+        if request.path in UNBOUNDED:
+            return await handler(request)
+        if in_flight >= limit:
+            raise ServiceUnavailable(f"this server is answering as many requests as it takes ({limit}); retry "
+                                     "after Retry-After", headers={"Retry-After": retry_after})
+        in_flight += 1
+        metrics.HTTP_IN_FLIGHT.inc()
+        try:
+            return await handler(request)
+        finally:
+            in_flight -= 1
+            metrics.HTTP_IN_FLIGHT.dec()
+
+    return bounded
 
 
 @web.middleware

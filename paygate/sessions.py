@@ -4,7 +4,10 @@ The cookie comes from aiohttp-session's EncryptedCookieStorage (Fernet: AES-CBC 
 timestamp), keyed from the master key so that every process of a deployment reads it. It is
 HttpOnly, SameSite=Strict, Secure when the request came over https, and lasts while the browser
 is open. Inside it, the time of the last request: one idle for longer than ``dashboard.idle_timeout``
-is refused. (aiohttp-session's own max_age counts from sign-in, not from the last request.)
+is refused. (aiohttp-session's own max_age counts from sign-in, not from the last request.) Its middleware is
+not used: it wrapped every request, though only the dashboard's use a session (its own routes, and API calls
+that carry no key). The cookie is read when a function here first asks for it, and ``save`` (called by
+middleware.request_id_middleware) writes it back when it changed.
 
 A session carries a tag of the merchant's API-secret hash: rotating the secret ends every other
 session of that merchant. A signed-out session's id is kept in Postgres (``dashboard_sessions_ended``) for
@@ -20,11 +23,10 @@ import hmac
 import os
 import secrets
 import time
-import warnings
 
 import aiopg
 from aiohttp import web
-from aiohttp_session import get_session, new_session, session_middleware
+from aiohttp_session import Session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from . import appkeys, crypto
@@ -32,9 +34,6 @@ from .config import Config
 from .db import cursor
 from .errors import Forbidden, Unauthorized
 from .storage import sessions as ended_sessions
-
-# aiohttp-session keeps its per-request state under string keys, which aiohttp warns about.
-warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp_session")
 
 COOKIE = "paygate_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -57,12 +56,31 @@ class _Cookies(EncryptedCookieStorage):
         await super().save_session(request, response, session)
 
 
-def middleware(config: Config):
-    """aiohttp-session's middleware over the encrypted cookie; it saves a session only when it changed."""
+STORAGE = web.AppKey("session_storage", EncryptedCookieStorage)
+SESSION = web.RequestKey("session", Session)
+
+
+def storage(config: Config) -> EncryptedCookieStorage:
+    """The cookie storage, built once per app (``app[STORAGE]``)."""
     master = config.security.master_key
     # Without a master key (an app built by hand in a test) sessions last as long as this process.
     key = crypto.derive_key(master, "dashboard sessions") if master else os.urandom(32)
-    return session_middleware(_Cookies(key, cookie_name=COOKIE, httponly=True, samesite="Strict", path="/"))
+    return _Cookies(key, cookie_name=COOKIE, httponly=True, samesite="Strict", path="/")
+
+
+async def _session(request: web.Request) -> Session:
+    """The request's session, read from its cookie the first time it is asked for."""
+    session = request.get(SESSION)
+    if session is None:
+        session = request[SESSION] = await request.app[STORAGE].load_session(request)
+    return session
+
+
+async def save(request: web.Request, response: web.StreamResponse) -> None:
+    """Write the cookie of the request's session into ``response`` if the request changed the session."""
+    session = request[SESSION]
+    if session._changed:  # how aiohttp-session's own middleware decides
+        await request.app[STORAGE].save_session(request, response, session)
 
 
 def _tag(merchant: dict) -> str:
@@ -72,7 +90,7 @@ def _tag(merchant: dict) -> str:
 
 async def start(request: web.Request, merchant: dict) -> str:
     """A fresh session for ``merchant``; returns its CSRF token."""
-    session = await new_session(request)
+    session = request[SESSION] = await request.app[STORAGE].new_session()
     csrf = secrets.token_urlsafe(32)
     session.update({"sid": secrets.token_urlsafe(16), "merchant_id": merchant["id"], "auth": _tag(merchant),
                     "csrf": csrf, "seen": time.time(), "v": FORMAT})
@@ -82,7 +100,7 @@ async def start(request: web.Request, merchant: dict) -> str:
 async def renew(request: web.Request, merchant: dict) -> None:
     """Keep this session signed in after the merchant's API secret changed (others end); a request
     authenticated by key has no session, and gets none."""
-    session = await get_session(request)
+    session = await _session(request)
     if session.get("merchant_id") == merchant["id"]:
         session["auth"] = _tag(merchant)
 
@@ -90,7 +108,7 @@ async def renew(request: web.Request, merchant: dict) -> None:
 async def end(request: web.Request, pool: aiopg.Pool) -> None:
     """Sign out. The browser drops the cookie; a copy kept elsewhere is refused too, because the session's id
     is remembered as ended (in Postgres) for as long as any cookie sealed before now could be used."""
-    session = await get_session(request)
+    session = await _session(request)
     if (sid := session.get("sid")) and (merchant_id := session.get("merchant_id")):
         keep_for = request.app[appkeys.CONFIG].dashboard.idle_timeout + CLOCK_MARGIN
         async with cursor(pool) as cur:
@@ -99,12 +117,12 @@ async def end(request: web.Request, pool: aiopg.Pool) -> None:
 
 
 async def csrf_token(request: web.Request) -> str:
-    return (await get_session(request)).get("csrf", "")
+    return (await _session(request)).get("csrf", "")
 
 
 async def authenticate(request: web.Request, pool: aiopg.Pool) -> dict:
     """The merchant of the request's session; 401 without one, 403 for a write without the CSRF token."""
-    session = await get_session(request)
+    session = await _session(request)
     merchant_id = session.get("merchant_id")
     if not merchant_id:
         raise Unauthorized("send X-Api-Key and X-Api-Secret headers (or HTTP Basic key:secret), "

@@ -11,12 +11,14 @@ from http.cookies import SimpleCookie
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from paygate import sessions
 from paygate.sessions import COOKIE
 from paygate.states import STATUSES
 
@@ -140,6 +142,33 @@ async def test_a_session_reads_the_api_and_writes_only_with_its_csrf_token(clien
     assert resp.status == 403
     orders = await (await client.get(f"{API}/orders")).json()
     assert orders["total"] == 1, "nothing refused was written"
+
+
+async def test_a_request_with_an_api_key_neither_reads_nor_writes_a_session(aiohttp_client, make_app, merchant):
+    """Sessions cost only the requests that use them: the dashboard's, and API calls that carry no key."""
+    loaded: dict[str, bool] = {}
+
+    @web.middleware
+    async def probe(request, handler):  # outermost: what the request held once every middleware was done
+        response = await handler(request)
+        loaded[request.path] = sessions.SESSION in request
+        return response
+
+    app = make_app()
+    app.middlewares.insert(0, probe)
+    client = await aiohttp_client(app)
+    session = await sign_in(client, merchant)
+    headers = {"X-Api-Key": merchant["api_key"], "X-Api-Secret": merchant["api_secret"]}
+    resp = await client.get(f"{API}/payments", headers=headers)  # the session's cookie goes along, unread
+    assert resp.status == 200 and COOKIE not in set_cookie(resp)
+    assert loaded == {SESSION: True, f"{API}/payments": False}
+    resp = await client.get(f"{API}/orders", headers={**headers, "X-Api-Secret": "wrong"})  # refused by key
+    assert resp.status == 401 and COOKIE not in set_cookie(resp) and loaded[f"{API}/orders"] is False
+
+    assert (await client.get(f"{API}/payments")).status == 200, "without a key, the session answers"
+    assert loaded[f"{API}/payments"] is True
+    assert (await client.delete(SESSION, headers=csrf(session))).status == 204
+    assert await signed_in(client) is False
 
 
 async def test_signing_out_ends_the_session(client, merchant):

@@ -85,6 +85,7 @@ def test_a_card_number_that_slips_into_a_log_line_is_masked():
     assert entry["card"] == "[card number masked]"
     assert "12345678901234" in entry["message"]  # not Luhn-valid: an ordinary number stays
     assert mask_card_numbers("ref 4000000000000002") == "ref [card number masked]"
+    assert mask_card_numbers("4 0 0 0 0 0 0 0 0 0 0 0 0 0 0 2 café") == "[card number masked] café"
 
 
 def test_text_logs_write_request_and_job_lines_plainly_and_masked(capsys):
@@ -94,6 +95,7 @@ def test_text_logs_write_request_and_job_lines_plainly_and_masked(capsys):
 
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    lookups = logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing
     logs.setup(config_mod.build({"database.url": "postgresql://x/y", "redis.url": "redis://x"}, check_required=True))
     try:
         logging.getLogger("paygate.access").info("POST %s 201", "/api/v1/payments 4111111111111111")
@@ -105,5 +107,7 @@ def test_text_logs_write_request_and_job_lines_plainly_and_masked(capsys):
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        logs.fields_wanted = True  # as before setup(): the tests after this one read the records' fields
+        logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing = lookups
         for name in logs.EVENT_LOGGERS:
             logging.getLogger(name).handlers, logging.getLogger(name).propagate = [], True
