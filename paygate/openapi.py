@@ -351,7 +351,8 @@ ERRORS = {
           {"code": "RATE_LIMIT_ERROR", "description": "too many requests; the limit is 60 per 1 minute"}),
     500: ("ServerError", "An unexpected failure; quote the request_id to support.",
           {"code": "SERVER_ERROR", "description": "internal error; quote the request_id to support"}),
-    503: ("ServiceUnavailable", "Postgres or Redis cannot be reached just now; retry after Retry-After.",
+    503: ("ServiceUnavailable", "Postgres or Redis cannot be reached just now, or this server is answering as many "
+                                "requests as it takes (server.max_in_flight); retry after Retry-After.",
           {"code": "SERVICE_UNAVAILABLE", "description": "the database is unavailable; retry shortly"}),
 }
 RETRY_AFTER = (409, 429, 503)
