@@ -209,50 +209,55 @@ async def capture(services: Services, row: dict, *, resume: bool, receipt: Recei
     """Call and record a capture whose intent (``capture_pending``) is committed; ``receipt`` records the API's
     answer with the outcome, when this records it."""
     reference = capture_reference(row)
-    outcome = await _call(services, "capture", reference, lambda: services.processor.capture(
-        reference, row["id"], row["capture_pending_amount"], row["currency"]), resume=resume)
-    if outcome.unknown:
-        return Settled(outcome, row)
-    async with transaction(services.pool) as cur:
-        recorded = await payments.record_capture(cur, row["id"], row["processor_attempt"], outcome.approved)
-        if recorded is None:  # recorded already, by the worker that settled it
-            return Settled(outcome, await payments.by_id(cur, row["id"]))
+
+    def recorded(cur, outcome: Outcome, payment: dict) -> None:
         states.transition("payment", "capture_pending", "success")
-        payment = views.payment(recorded)
         if outcome.approved:
             events.record_later(cur, row["merchant_id"], "payment.captured", row["id"], {"payment": payment})
-            if receipt is not None:
-                await receipt.record(cur, payment)
         else:
             events.record_later(cur, row["merchant_id"], "payment.capture_failed", row["id"],
                                 {"payment": payment, "error": _error(outcome)})
-    return Settled(outcome, recorded, receipt_recorded=receipt is not None and outcome.approved)
+
+    return await _settle(services, row, "capture", reference, lambda: services.processor.capture(
+        reference, row["id"], row["capture_pending_amount"], row["currency"]), payments.record_capture, recorded,
+        resume=resume, receipt=receipt)
 
 
 async def void(services: Services, row: dict, *, resume: bool, receipt: Receipt | None = None) -> Settled:
     """Call and record a void whose intent (``void_pending``) is committed: ``payment.voided`` when asked for,
     ``payment.released`` when the authorization's window ended."""
     reference = void_reference(row)
-    outcome = await _call(services, "void", reference, lambda: services.processor.void(reference, row["id"]),
-                          resume=resume)
-    if outcome.unknown:
-        return Settled(outcome, row)
-    async with transaction(services.pool) as cur:
-        recorded = await payments.record_void(cur, row["id"], row["processor_attempt"], outcome.approved)
-        if recorded is None:
-            return Settled(outcome, await payments.by_id(cur, row["id"]))
-        payment = views.payment(recorded)
+
+    def recorded(cur, outcome: Outcome, payment: dict) -> None:
         if outcome.approved:
             states.transition("payment", "void_pending", "voided")
             event = "payment.released" if row["void_reason"] == "expired" else "payment.voided"
             events.record_later(cur, row["merchant_id"], event, row["id"], {"payment": payment})
-            if receipt is not None:
-                await receipt.record(cur, payment)
         else:
             states.transition("payment", "void_pending", "success")
             log.warning("the processor refused to void %s (%s: %s); it stays authorized", row["id"],
                         outcome.error_code, outcome.error_description)
-    return Settled(outcome, recorded, receipt_recorded=receipt is not None and outcome.approved)
+
+    return await _settle(services, row, "void", reference, lambda: services.processor.void(reference, row["id"]),
+                         payments.record_void, recorded, resume=resume, receipt=receipt)
+
+
+async def _settle(services: Services, row: dict, operation: str, reference: str, call, record, recorded, *,
+                  resume: bool, receipt: Receipt | None) -> Settled:
+    """Phases 2 and 3 of a capture or void: the call, then its outcome recorded (``record``, guarded by the
+    attempt) with what ``recorded(cur, outcome, payment)`` adds, and the API's answer when approved."""
+    outcome = await _call(services, operation, reference, call, resume=resume)
+    if outcome.unknown:
+        return Settled(outcome, row)
+    async with transaction(services.pool) as cur:
+        row_after = await record(cur, row["id"], row["processor_attempt"], outcome.approved)
+        if row_after is None:  # recorded already, by the worker that settled it
+            return Settled(outcome, await payments.by_id(cur, row["id"]))
+        payment = views.payment(row_after)
+        recorded(cur, outcome, payment)
+        if outcome.approved and receipt is not None:
+            await receipt.record(cur, payment)
+    return Settled(outcome, row_after, receipt_recorded=receipt is not None and outcome.approved)
 
 
 def _error(outcome: Outcome) -> dict:

@@ -38,10 +38,9 @@ async def get(cur: Cursor, merchant_id: str, payment_id: str, *, lock: bool = Fa
     return await fetch_one(cur, _GET_LOCKED if lock else _GET, (payment_id, merchant_id))
 
 
-async def by_id(cur: Cursor, payment_id: str, *, lock: bool = False) -> dict | None:
+async def by_id(cur: Cursor, payment_id: str) -> dict | None:
     """For workers, which act for whichever merchant owns the payment."""
-    return await fetch_one(cur, "SELECT * FROM payments WHERE id = %s" + (" FOR UPDATE" if lock else ""),
-                           (payment_id,))
+    return await fetch_one(cur, "SELECT * FROM payments WHERE id = %s", (payment_id,))
 
 
 # Rows are found by their keys and their status checked once locked. Written as "id = %s AND status = 'pending'",

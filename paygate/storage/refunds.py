@@ -45,10 +45,9 @@ async def get(cur: Cursor, merchant_id: str, refund_id: str) -> dict | None:
     return await fetch_one(cur, "SELECT * FROM refunds WHERE id = %s AND merchant_id = %s", (refund_id, merchant_id))
 
 
-async def by_id(cur: Cursor, refund_id: str, *, lock: bool = False) -> dict | None:
+async def by_id(cur: Cursor, refund_id: str) -> dict | None:
     """For workers, which act for whichever merchant owns the refund."""
-    return await fetch_one(cur, "SELECT * FROM refunds WHERE id = %s" + (" FOR UPDATE" if lock else ""),
-                           (refund_id,))
+    return await fetch_one(cur, "SELECT * FROM refunds WHERE id = %s", (refund_id,))
 
 
 async def start_processing(cur: Cursor, refund_id: str) -> dict | None:
