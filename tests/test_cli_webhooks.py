@@ -168,21 +168,36 @@ BODY = json.dumps({"id": "evt_1", "event": "payment.success", "timestamp": 1,
 
 
 SECRET, OTHER = crypto.new_webhook_secret(), crypto.new_webhook_secret()
-GOOD, BAD = (signing.headers(BODY, "evt_1", int(time.time()), [s]) for s in (SECRET, OTHER))
+
+
+def _signed(*secrets: str) -> dict[str, str]:
+    """Headers signed now: signed when the module loads, they went stale (past the listener's tolerance) in a
+    suite that took longer than that to reach them."""
+    return signing.headers(BODY, "evt_1", int(time.time()), list(secrets))
+
+
+def _good() -> dict[str, str]:
+    return _signed(SECRET)
+
+
+def _bad() -> dict[str, str]:
+    return _signed(OTHER)
+
+
 VERDICTS = [
-    # case, the listener's --secret, headers, body, answer, (X-Webhook-Signature, webhook-signature)
-    ("signed", SECRET, GOOD, BODY, 200, ("valid", "valid")),
-    ("rotation: new and previous", OTHER, signing.headers(BODY, "evt_1", int(time.time()), [SECRET, OTHER]), BODY, 200,
-     ("valid", "valid")),
-    ("unsigned", SECRET, {}, BODY, 200, ("absent", "absent")),
-    ("no --secret", None, BAD, BODY, 200, ("unchecked", "unchecked")),
-    ("another secret", SECRET, BAD, BODY, 400, ("invalid", "invalid")),
-    ("body changed", SECRET, GOOD, BODY.replace(b'"success"', b'"failed"'), 400, ("invalid", "invalid")),
-    ("X-Webhook-Signature wrong", SECRET, {**GOOD, "X-Webhook-Signature": BAD["X-Webhook-Signature"]}, BODY, 400,
-     ("invalid", "valid")),
-    ("webhook-signature wrong", SECRET, {**GOOD, "webhook-signature": BAD["webhook-signature"]}, BODY, 400,
-     ("valid", "invalid")),
-    ("webhook-id changed", SECRET, {**GOOD, "webhook-id": "evt_2"}, BODY, 400, ("valid", "invalid")),
+    # case, the listener's --secret, headers (made when the test runs), body, answer,
+    # (X-Webhook-Signature, webhook-signature)
+    ("signed", SECRET, _good, BODY, 200, ("valid", "valid")),
+    ("rotation: new and previous", OTHER, lambda: _signed(SECRET, OTHER), BODY, 200, ("valid", "valid")),
+    ("unsigned", SECRET, dict, BODY, 200, ("absent", "absent")),
+    ("no --secret", None, _bad, BODY, 200, ("unchecked", "unchecked")),
+    ("another secret", SECRET, _bad, BODY, 400, ("invalid", "invalid")),
+    ("body changed", SECRET, _good, BODY.replace(b'"success"', b'"failed"'), 400, ("invalid", "invalid")),
+    ("X-Webhook-Signature wrong", SECRET, lambda: {**_good(), "X-Webhook-Signature": _bad()["X-Webhook-Signature"]},
+     BODY, 400, ("invalid", "valid")),
+    ("webhook-signature wrong", SECRET, lambda: {**_good(), "webhook-signature": _bad()["webhook-signature"]}, BODY,
+     400, ("valid", "invalid")),
+    ("webhook-id changed", SECRET, lambda: {**_good(), "webhook-id": "evt_2"}, BODY, 400, ("valid", "invalid")),
 ]
 
 
@@ -197,7 +212,7 @@ async def _listener(aiohttp_client, secret=None, fail_rate=0.0, forward_to=None)
 async def test_listen_verifies_both_signatures_and_answers_400_only_when_one_is_wrong(
         aiohttp_client, secret, headers, body, status, verdicts):
     client, printed = await _listener(aiohttp_client, secret)
-    resp = await client.post("/any/path", data=body, headers=headers)
+    resp = await client.post("/any/path", data=body, headers=headers())
     assert resp.status == status
     (arrival,) = printed
     assert (arrival.seed_signature, arrival.standard_signature, arrival.status) == (*verdicts, status)
@@ -213,12 +228,13 @@ async def test_listen_fails_on_purpose_at_fail_rate_one(aiohttp_client):
 
 async def test_listen_forwards_the_same_body_and_signature_headers(aiohttp_client, receiver):
     client, printed = await _listener(aiohttp_client, SECRET, forward_to=receiver.url)
-    resp = await client.post("/", data=BODY, headers=GOOD)
+    good = _good()
+    resp = await client.post("/", data=BODY, headers=good)
     assert resp.status == 200
     (forwarded,) = receiver.requests
     assert forwarded.body == BODY
     for name in ("X-Webhook-Signature", "webhook-id", "webhook-timestamp", "webhook-signature", "User-Agent"):
-        assert forwarded.headers[name] == GOOD[name]
+        assert forwarded.headers[name] == good[name]
     assert printed[0].forwarded == "200"
 
 
