@@ -34,8 +34,11 @@ PENDING_DELIVERIES = "SELECT count(*) FROM webhook_logs WHERE status = 'pending'
 class Bench:
     """State shared by the phases; ``servers`` is what ``run.main`` stops whatever happens."""
 
-    def __init__(self, plan: Plan, data_dir: Path, profile_dir: Path | None):
+    def __init__(self, plan: Plan, data_dir: Path, profile_dir: Path | None, settings: dict[str, str] | None = None,
+                 only: set[str] | None = None):
         self.plan = plan
+        self.settings = settings or {}  # paygate settings for every process the bench starts (--set)
+        self.only = only  # the groups of phases to run (--only); None: all
         self.data_dir = data_dir
         self.profile_dir = profile_dir
         self.started = time.monotonic()
@@ -47,6 +50,9 @@ class Bench:
         self.pool: aiopg.Pool | None = None
         self.merchant_id = ""
         self.database_url = self.redis_url = ""
+
+    def runs(self, group: str) -> bool:
+        return self.only is None or group in self.only
 
     @property
     def phases(self) -> dict:
@@ -89,6 +95,7 @@ class Bench:
             "PAYGATE_WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
             "PAYGATE_LOGGING__LEVEL": "warning",
         })
+        env.update({"PAYGATE_" + key.upper().replace(".", "__"): value for key, value in self.settings.items()})
         return env
 
     async def start_server(self, module: tuple[str, ...] = ("paygate", "serve"), args: tuple[str, ...] = (),

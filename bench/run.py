@@ -1,4 +1,4 @@
-"""paygate's benchmark: ``python -m bench.run [--quick] [--out bench/results.json] [--profile DIR]``.
+"""paygate's benchmark: ``python -m bench.run [--quick] [--only GROUPS] [--set KEY=VALUE] [--out FILE]``.
 
 One run starts its own embedded Postgres and Redis in a temporary directory, migrates and seeds them, starts the
 processes each phase needs (``paygate serve --no-worker``, one ``paygate worker``, ``paygate serve``,
@@ -11,6 +11,10 @@ The machine is shared and noisy, so throughput is reported as a ratio to the bas
 CPU each process used per operation (steadier than rates), Postgres transactions and Redis commands per
 operation, and how much CPU everything else on the machine took meanwhile. ``--profile DIR`` samples the server
 with py-spy during each phase and prints where its event loop spent the time.
+
+While working on one part, ``--only drain`` (or ``cli``, ``floor``, ``api``, ``workers``, comma-separated) runs the
+baseline and those groups only, and ``--set worker.batch=100`` (repeatable) gives every paygate process the bench
+starts that setting.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from .harness import count as sql_count
 from .plan import CONCURRENCY, E2E_RATE, FULL, QUICK, SATURATION
 from .profile import py_spy
 from .receiver import Receiver
+
+GROUPS = ("cli", "floor", "drain", "api", "workers")  # what --only selects; the baseline always runs
 
 
 async def api_only(bench: Bench) -> None:
@@ -117,41 +123,51 @@ async def run(bench: Bench) -> None:
             bench.results["machine"]["postgres"] = (await cur.fetchone())[0]
         bench.mark("services up")
 
-        bench.mark("7. CLI start-up")
-        console.print(f"[bold]7. CLI start-up[/] paygate --help and status --json, median of {plan.cli_runs}")
-        cli_env = {**os.environ, "PAYGATE_DATABASE__URL": bench.database_url, "PAYGATE_REDIS__URL": bench.redis_url}
-        p["cli"] = await asyncio.to_thread(cli_bench.run, plan.cli_runs, cli_env, True, plan.cli_subcommand_runs)
-        console.print(f"   --help {p['cli']['help']['wall_s']} s, status --json {p['cli']['status_json']['wall_s']} s")
-
+        if bench.runs("cli"):
+            await cli_startup(bench)
         bench.mark("5. baseline")
         console.print(f"[bold]5. baseline[/] INSERT+SELECT, {plan.baseline_duration:g} s")
         p["baseline"] = await phases.baseline(bench)
         console.print(f"   {p['baseline']['ops_per_s']} ops/s")
-
-        bench.mark("5f. floor")
-        console.print(f"[bold]5f. floor[/] the baseline's statements behind aiohttp, wrk c={CONCURRENCY}, "
-                      f"{plan.floor_duration} s")
-        p["floor"] = await phases.floor(bench)
-        phases.show(p["floor"])
-
-        bench.mark("8. drain")
-        console.print(f"[bold]8. drain[/] one paygate worker, {plan.drain_backlog} pending payments")
-        try:  # the queue under it is being rebuilt: a failure here is reported and the other phases go on
-            d = p["drain"] = await workers.drain(bench)
-            console.print(f"   {d['payments_per_s']} payments/s, CPU {d['cpu_ms_per_op'].get('total')} ms/payment, "
-                          f"{d['unfinished_at_end']} unfinished at the end")
-            if d.get("note"):
-                bench.note(f"8. drain: {d['note']}")
-        except Exception as exc:  # noqa: BLE001
-            bench.note(f"8. drain failed: {type(exc).__name__}: {str(exc)[-1500:]}")
-
-        await api_only(bench)
-        await with_workers(bench, receiver)
+        if bench.runs("floor"):
+            bench.mark("5f. floor")
+            console.print(f"[bold]5f. floor[/] the baseline's statements behind aiohttp, wrk c={CONCURRENCY}, "
+                          f"{plan.floor_duration} s")
+            p["floor"] = await phases.floor(bench)
+            phases.show(p["floor"])
+        if bench.runs("drain"):
+            await drain(bench)
+        if bench.runs("api"):
+            await api_only(bench)
+        if bench.runs("workers"):
+            await with_workers(bench, receiver)
     finally:
         await bench.counters.close()
         await receiver.stop()
         pool.close()
         await pool.wait_closed()
+
+
+async def cli_startup(bench: Bench) -> None:
+    plan, p = bench.plan, bench.phases
+    bench.mark("7. CLI start-up")
+    console.print(f"[bold]7. CLI start-up[/] paygate --help and status --json, median of {plan.cli_runs}")
+    cli_env = {**os.environ, "PAYGATE_DATABASE__URL": bench.database_url, "PAYGATE_REDIS__URL": bench.redis_url}
+    p["cli"] = await asyncio.to_thread(cli_bench.run, plan.cli_runs, cli_env, True, plan.cli_subcommand_runs)
+    console.print(f"   --help {p['cli']['help']['wall_s']} s, status --json {p['cli']['status_json']['wall_s']} s")
+
+
+async def drain(bench: Bench) -> None:
+    bench.mark("8. drain")
+    console.print(f"[bold]8. drain[/] one paygate worker, {bench.plan.drain_backlog} pending payments")
+    try:  # a failure here is reported and the other phases go on
+        d = bench.phases["drain"] = await workers.drain(bench)
+        console.print(f"   {d['payments_per_s']} payments/s, CPU {d['cpu_ms_per_op'].get('total')} ms/payment, "
+                      f"{d['unfinished_at_end']} unfinished at the end")
+        if d.get("note"):
+            bench.note(f"8. drain: {d['note']}")
+    except Exception as exc:  # noqa: BLE001
+        bench.note(f"8. drain failed: {type(exc).__name__}: {str(exc)[-1500:]}")
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -165,7 +181,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the figures (default bench/results.json)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="sample the server with py-spy during each phase; raw stacks go to DIR")
+    parser.add_argument("--only", metavar="GROUPS", type=lambda text: set(text.split(",")) - {""},
+                        help=f"the baseline and these only, comma-separated: {', '.join(GROUPS)}")
+    parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="settings",
+                        help="a paygate setting for every process the bench starts, e.g. worker.batch=100")
     args = parser.parse_args(argv)
+    if args.only and args.only - set(GROUPS):
+        parser.error(f"--only: unknown {', '.join(sorted(args.only - set(GROUPS)))} (known: {', '.join(GROUPS)})")
+    if any("=" not in s for s in args.settings):
+        parser.error("--set takes KEY=VALUE, e.g. worker.batch=100")
     if args.profile and py_spy() is None:
         parser.error("--profile needs py-spy: pip install py-spy")
     try:
@@ -177,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # unwind like Ctrl-C, stopping everything
     plan = QUICK if args.quick else FULL
     data_dir = Path(tempfile.mkdtemp(prefix="paygate-bench-"))
-    bench = Bench(plan, data_dir, args.profile)
+    bench = Bench(plan, data_dir, args.profile, dict(s.split("=", 1) for s in args.settings), args.only)
     bench.results.update(machine=report.machine(), mode="quick" if args.quick else "full", plan=plan.__dict__,
+                         settings=bench.settings, only=sorted(args.only) if args.only else None,
                          concurrency=CONCURRENCY, saturation=SATURATION, e2e_rate=E2E_RATE)
     code = 0
     try:
