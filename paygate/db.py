@@ -140,6 +140,10 @@ async def execute(cur: Cursor, operation: str | Statement, parameters=None) -> N
 _PLACEHOLDER = re.compile(r"(?<!%)%(?:\((\w+)\))?s")
 
 
+class _Rows(dict):
+    """The parameters of a deferred multi-row write: column -> its values, one per row."""
+
+
 class _TransactionCursor:
     """A cursor that saves round trips: BEGIN travels with the first statement, and statements whose answer
     nobody reads (``defer``) travel with the next one, or with the COMMIT.
@@ -160,6 +164,15 @@ class _TransactionCursor:
     def defer(self, operation: str | Statement, parameters=None) -> None:
         """Send this write with the transaction's next statement, or with its COMMIT."""
         self._deferred.append((operation, parameters))
+
+    def defer_row(self, statement: Statement, row: dict) -> None:
+        """``defer`` one row of a multi-row write whose parameters are arrays (``unnest``), one element per row:
+        rows deferred one after another go in one statement."""
+        if self._deferred and self._deferred[-1][0] is statement and isinstance(self._deferred[-1][1], _Rows):
+            for column, value in row.items():
+                self._deferred[-1][1][column].append(value)
+        else:
+            self._deferred.append((statement, _Rows({column: [value] for column, value in row.items()})))
 
     async def _ahead(self) -> list[bytes]:
         """What must go before the next statement: BEGIN if not yet sent, and the deferred writes, bound."""

@@ -102,6 +102,24 @@ async def test_a_failing_deferred_write_rolls_back_the_whole_transaction(pool):
             await merchants.insert_if_absent(cur, merchant_row(f"g{n}@example.com"))
 
 
+async def test_rows_deferred_one_after_another_go_in_one_statement_in_order_with_the_rest(pool):
+    """A batch of payments records its events as one multi-row insert; another deferred write between two rows
+    keeps its place."""
+    await _scratch(pool)
+    many = Statement("INSERT INTO db_scratch SELECT * FROM unnest(%(id)s::int[], %(name)s::text[])")
+    async with transaction(pool) as cur:
+        cur.defer_row(many, {"id": 2, "name": "two"})
+        cur.defer_row(many, {"id": 3, "name": "three"})
+        cur.defer("UPDATE db_scratch SET name = name || '!' WHERE id >= 2")
+        cur.defer_row(many, {"id": 4, "name": "four"})
+        assert [len(parameters) if operation is many else None for operation, parameters in cur._deferred] == [
+            2, None, 2]  # two columns of two rows, the update, two columns of one row
+        assert len(cur._deferred[0][1]["id"]) == 2
+    async with cursor(pool) as cur:
+        await cur.execute("SELECT id, name FROM db_scratch ORDER BY id")
+        assert await cur.fetchall() == [(1, "one"), (2, "two!"), (3, "three!"), (4, "four")]
+
+
 SCRATCH = Statement("SELECT * FROM db_scratch WHERE id = %(id)s")
 
 

@@ -11,6 +11,9 @@ import time
 import pytest
 from standardwebhooks import Webhook
 
+from paygate import appkeys
+from paygate.operations.processing import process_payments
+
 from .api import create_order, get, pay, wait_final
 from .receiver import statuses
 
@@ -100,6 +103,31 @@ async def test_each_event_gets_a_delivery_only_while_the_merchant_has_a_url(aioh
     assert body == json.dumps({"id": event_id, "event": event_type, "timestamp": int(created_at.timestamp()),
                                "data": json.loads(body)["data"]})
     assert json.loads(body)["data"] == payload == {"payment": with_url}
+
+
+async def test_a_batch_of_payments_records_each_event_with_its_own_delivery_in_one_statement(
+        aiohttp_client, make_app, merchant, pool, receiver):
+    """The worker records a batch's outcomes together: its events go in one multi-row insert, and still each
+    gets its own delivery, with its own body, id and time."""
+    client = await aiohttp_client(make_app(webhooks__allow_private_targets=True))
+    headers = merchant["headers"]
+    await _set_url(client, headers, receiver.url)
+    created = [await pay(client, headers, (await create_order(client, headers))["id"]) for _ in range(4)]
+    outcomes = await process_payments(client.app[appkeys.SERVICES], [p["id"] for p in created])
+    assert set(outcomes.values()) == {"success"}
+
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        await cur.execute("""SELECT e.object_id, e.id, e.type, e.payload, e.created_at, w.id, w.payload
+                             FROM events e JOIN webhook_logs w ON w.event_id = e.id
+                             WHERE e.type <> 'payment.created' ORDER BY e.object_id, e.type""")
+        rows = await cur.fetchall()
+    assert [(r[0], r[2]) for r in rows] == sorted(
+        (p["id"], kind) for p in created for kind in ("payment.captured", "payment.success"))
+    assert len({r[1] for r in rows}) == len({r[5] for r in rows}) == 8  # an event id and a delivery id each
+    for object_id, event_id, event_type, payload, created_at, _, body in rows:
+        assert json.loads(body) == {"id": event_id, "event": event_type, "timestamp": int(created_at.timestamp()),
+                                    "data": payload}  # (jsonb keeps the payload's keys in its own order)
+        assert payload["payment"]["id"] == object_id and payload["payment"]["status"] == "success"
 
 
 @pytest.mark.slow

@@ -14,48 +14,46 @@ async def record(cur: Cursor, merchant_id: str, event_type: str, object_id: str,
 
     One statement: the event, the delivery (decided by the merchant row as it is now, not as a caller
     remembers it) and the NOTIFY that wakes the workers on commit. The body's timestamp comes from the
-    event row, so Python builds the JSON around it.
+    event row, so the statement builds the JSON around it.
     """
-    row = await fetch_one(cur, *_insert(merchant_id, event_type, object_id, payload))
-    del row["notified"]
-    return row
+    row = _row(merchant_id, event_type, object_id, payload)
+    event = await fetch_one(cur, _RECORD, {column: [value] for column, value in row.items()})
+    del event["notified"]
+    return event
 
 
 def record_later(cur: Cursor, merchant_id: str, event_type: str, object_id: str, payload: dict) -> None:
-    """``record``, sent with the transaction's next statement or its COMMIT (``cur`` from ``db.transaction``)."""
-    cur.defer(*_insert(merchant_id, event_type, object_id, payload))
+    """``record``, sent with the transaction's next statement or its COMMIT (``cur`` from ``db.transaction``); the
+    events recorded one after another go in one statement (a batch of payments' events, say)."""
+    cur.defer_row(_RECORD, _row(merchant_id, event_type, object_id, payload))
 
 
+# Any number of events, one per element of the arrays. A delivery's body is the seed's fields plus the event id,
+# the same bytes as json.dumps({"id", "event", "timestamp", "data"}), stored once so that every attempt sends
+# and signs exactly these bytes: ``head`` is the JSON up to the timestamp, which is the event row's.
 _RECORD = Statement(
-    """WITH e AS (
-           INSERT INTO events (id, merchant_id, type, object_id, payload)
-           VALUES (%(event_id)s, %(merchant_id)s, %(type)s, %(object_id)s, %(payload)s) RETURNING *),
-       w AS (
-           INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, next_retry_at)
-           SELECT %(delivery_id)s, m.id, e.id, e.type, m.webhook_url,
-                  %(head)s::text || floor(extract(epoch FROM e.created_at))::bigint || %(tail)s::text, now()
-           FROM e JOIN merchants m ON m.id = e.merchant_id WHERE m.webhook_url IS NOT NULL
-           RETURNING id),
-       n AS (SELECT pg_notify(%(channel)s, '') FROM w)
+    f"""WITH r AS (SELECT * FROM unnest(%(id)s::text[], %(merchant_id)s::text[], %(type)s::text[],
+                                        %(object_id)s::text[], %(payload)s::text[], %(delivery_id)s::text[],
+                                        %(head)s::text[])
+                   AS r(id, merchant_id, type, object_id, payload, delivery_id, head)),
+            e AS (INSERT INTO events (id, merchant_id, type, object_id, payload)
+                  SELECT id, merchant_id, type, object_id, payload::jsonb FROM r RETURNING *),
+            w AS (INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, next_retry_at)
+                  SELECT r.delivery_id, m.id, e.id, e.type, m.webhook_url,
+                         r.head || floor(extract(epoch FROM e.created_at))::bigint || ', "data": ' || r.payload
+                         || '}}', now()
+                  FROM e JOIN r ON r.id = e.id JOIN merchants m ON m.id = e.merchant_id
+                  WHERE m.webhook_url IS NOT NULL
+                  RETURNING id),
+            n AS (SELECT pg_notify('{webhooks.NOTIFY_CHANNEL}', '') WHERE EXISTS (SELECT 1 FROM w))
        SELECT e.*, (SELECT count(*) FROM n) AS notified FROM e""")
 
 
-def _insert(merchant_id: str, event_type: str, object_id: str, payload: dict) -> tuple[Statement, dict]:
+def _row(merchant_id: str, event_type: str, object_id: str, payload: dict) -> dict:
     event_id = new_id("evt")
-    head, tail = _body_parts(event_id, event_type, payload)
-    return _RECORD, {"event_id": event_id, "merchant_id": merchant_id, "type": event_type, "object_id": object_id,
-                     "payload": json.dumps(payload), "delivery_id": new_id("whd"), "head": head, "tail": tail,
-                     "channel": webhooks.NOTIFY_CHANNEL}
-
-
-def _body_parts(event_id: str, event_type: str, payload: dict) -> tuple[str, str]:
-    """The delivery body (the seed's fields plus the event id) before and after the timestamp's digits.
-
-    Joined, the same bytes as json.dumps({"id", "event", "timestamp", "data"}); stored once, so every
-    attempt sends and signs exactly these bytes.
-    """
     head = json.dumps({"id": event_id, "event": event_type})[:-1] + ', "timestamp": '
-    return head, ', "data": ' + json.dumps(payload) + "}"
+    return {"id": event_id, "merchant_id": merchant_id, "type": event_type, "object_id": object_id,
+            "payload": json.dumps(payload), "delivery_id": new_id("whd"), "head": head}
 
 
 async def get(cur: Cursor, merchant_id: str, event_id: str) -> dict | None:
