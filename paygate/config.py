@@ -82,7 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api.test_endpoints", "bool", False,
             "Serve GET /api/v1/test/jobs/status (the payment queue's counts and workers, without authentication; "
             "for demos and tests); on under paygate dev, 404 when off"),
-    Setting("worker.concurrency", "int", 50, "Payments (or refunds) one worker process takes on at once", minimum=1),
+    Setting("worker.concurrency", "int", 200, "Payments (or refunds) one worker process takes on at once, in batches "
+            "of worker.batch", minimum=1),
     Setting("worker.batch", "int", 50, "Most stream entries a worker reads at once", minimum=1),
     Setting("worker.claim_after", "float", 10.0,
             "Seconds an entry read by a worker may stay unfinished before another worker claims it (a worker "
