@@ -32,7 +32,7 @@ BASELINE_POOL = 20  # paygate's default database.max_size
 CONCURRENCY = 50  # wrk's connections for floor, create and GET (as in issue #19's measurements)
 SATURATION = 200  # wrk's connections for the fairness phases
 E2E_RATE = 200  # payments per second, open loop
-ORDER_RATE_CAP = 2500  # orders made per second of a wrk window; ids are reused (and said so) past them
+ORDER_RATE_CAP = 5000  # orders made per second of a wrk window; ids are reused (and said so) past them
 WEBHOOKS_PER_PAYMENT = ("payment.created", "payment.success", "payment.captured")  # an automatic-capture payment
 
 HEADERS = {"X-Api-Key": TEST_MERCHANT["api_key"], "X-Api-Secret": TEST_MERCHANT["api_secret"],

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import aiopg
 
 from .authcache import MerchantCache
+from .batching import Batcher
 from .config import Config
 from .crypto import SecretBox
 from .processors import Processor
@@ -25,9 +26,18 @@ class Services:
     processor: Processor
     box: SecretBox | None
     merchants: MerchantCache = field(default_factory=lambda: MerchantCache(0))
+    batchers: dict[str, Batcher] = field(default_factory=dict)
 
     def today(self) -> date:
         return datetime.now(UTC).date()
+
+    def batcher(self, name: str, handle, *, size: int, concurrency: int = 1) -> Batcher:
+        """This process's batcher of that name (made at its first use): calls of an operation that arrive while
+        others are being written go together (batching.Batcher)."""
+        batcher = self.batchers.get(name)
+        if batcher is None:
+            batcher = self.batchers[name] = Batcher(handle, size=size, concurrency=concurrency)
+        return batcher
 
 
 @asynccontextmanager

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .. import cards, states, views
 from ..crypto import new_id
-from ..db import cursor, transaction
-from ..errors import BadRequest, Conflict, no_such
+from ..db import DatabaseUnavailable, cursor, transaction
+from ..errors import BadRequest, Conflict, PaygateError, no_such
 from ..idempotency import Receipt
 from ..queue import PAYMENTS
 from ..schemas import CaptureRequest, PaymentCreate
@@ -16,6 +17,11 @@ from ..states import IN_FLIGHT
 from ..storage import events, merchants, orders, payments
 from ..validation import check_amount, check_card, check_currency, check_vpa
 from . import processing
+
+# Create requests that arrive while others are being written go together: at most this many in one transaction,
+# and at most CREATE_BATCHES transactions at once per process.
+CREATE_BATCH = 100
+CREATE_BATCHES = 2
 
 
 def _instrument(services: Services, body: PaymentCreate) -> dict:
@@ -44,41 +50,102 @@ def _instrument(services: Services, body: PaymentCreate) -> dict:
     return {"vpa": vpa, "processor_token": services.processor.tokenize_vpa(vpa).token}
 
 
+@dataclass
+class _Create:
+    """One create request, validated, waiting for its turn in a batch."""
+
+    merchant: dict
+    body: PaymentCreate
+    instrument: dict
+    receipt: Receipt
+
+
 async def create_payment(services: Services, merchant: dict, body: PaymentCreate, receipt: Receipt) -> dict:
-    """Validate, then insert the payment and its payment.created event; enqueue after commit."""
+    """Validate, then insert the payment and its payment.created event; enqueue after commit.
+
+    Requests that arrive while others are being written go together in one transaction (``_create_many``)."""
     if body.amount is not None:
         check_amount(body.amount, "amount", services.config.api.max_amount)
     if body.currency is not None:
         check_currency(body.currency)
     instrument = _instrument(services, body)
-
-    async with transaction(services.pool) as cur:
-        order = await orders.get(cur, merchant["id"], body.order_id, lock=True)
-        if order is None:
-            raise no_such("order", body.order_id, field="order_id")
-        if order["status"] == "paid":
-            raise BadRequest("this order is already paid", field="order_id", code="ORDER_ALREADY_PAID")
-        if body.amount is not None and body.amount != order["amount"]:
-            raise BadRequest(f"amount must equal the order's amount ({order['amount']})", field="amount")
-        if body.currency is not None and body.currency != order["currency"].strip():
-            raise BadRequest(f"currency must equal the order's currency ({order['currency']})", field="currency")
-        # The order moves to attempted in the statement that inserts the payment (one round trip less).
-        attempted = states.transition("order", "created", "attempted") if order["status"] == "created" else None
-        row = await payments.insert(cur, {
-            "id": new_id("pay"),
-            "order_id": order["id"],
-            "merchant_id": merchant["id"],
-            "amount": order["amount"],
-            "currency": order["currency"],
-            "method": body.method,
-            "capture_method": order["capture_method"],
-            **instrument,
-        }, order_status=attempted)
-        payment = views.payment(row)
-        events.record_later(cur, merchant["id"], "payment.created", row["id"], {"payment": payment})
-        await receipt.record(cur, payment)
-    await services.dispatcher.enqueue(PAYMENTS, row["id"])
+    creates = services.batcher("payments.create", lambda batch: _create_many(services, batch),
+                               size=CREATE_BATCH, concurrency=CREATE_BATCHES)
+    payment = await creates.submit(_Create(merchant, body, instrument, receipt))
+    await services.dispatcher.enqueue(PAYMENTS, payment["id"])
     return payment
+
+
+async def _create_many(services: Services, batch: list[_Create]) -> list[dict | PaygateError]:
+    """Each request's payment, or the error that refused it. A write that fails the batch's transaction (other
+    than Postgres out of reach) is retried request by request, so that it fails only its own request."""
+    try:
+        return await _create_together(services, batch)
+    except DatabaseUnavailable:
+        raise
+    except Exception:
+        if len(batch) == 1:
+            raise
+    results: list[dict | Exception] = []
+    for create in batch:
+        try:
+            results.extend(await _create_together(services, [create]))
+        except Exception as exc:  # noqa: BLE001 - that request's own error
+            results.append(exc)
+    return results
+
+
+async def _create_together(services: Services, batch: list[_Create]) -> list[dict | PaygateError]:
+    """One transaction: the orders locked in one statement, the payments (and orders moved to attempted) inserted
+    in another, their events and answers recorded with the commit."""
+    results: list[dict | PaygateError | None] = [None] * len(batch)
+    async with transaction(services.pool) as cur:
+        found = await orders.lock_many(cur, [(c.merchant["id"], c.body.order_id) for c in batch])
+        rows, accepted = [], []
+        for i, create in enumerate(batch):
+            order = found.get((create.merchant["id"], create.body.order_id))
+            try:
+                attempted = _payable(order, create.body)
+            except PaygateError as exc:
+                results[i] = exc
+                continue
+            if attempted:
+                order["status"] = "attempted"  # a second payment of the order in this batch finds it so
+            accepted.append(i)
+            rows.append({
+                "id": new_id("pay"),
+                "order_id": order["id"],
+                "merchant_id": create.merchant["id"],
+                "amount": order["amount"],
+                "currency": order["currency"],
+                "method": create.body.method,
+                "capture_method": order["capture_method"],
+                **create.instrument,
+                "order_status": "attempted" if attempted else None,
+            })
+        for i, row in zip(accepted, await payments.insert_many(cur, rows) if rows else [], strict=True):
+            create = batch[i]
+            payment = views.payment(row)
+            events.record_later(cur, create.merchant["id"], "payment.created", row["id"], {"payment": payment})
+            await create.receipt.record(cur, payment)
+            results[i] = payment
+    return results
+
+
+def _payable(order: dict | None, body: PaymentCreate) -> bool:
+    """Whether the order can take this payment (raises the reason when not); True when it moves to attempted."""
+    if order is None:
+        raise no_such("order", body.order_id, field="order_id")
+    if order["status"] == "paid":
+        raise BadRequest("this order is already paid", field="order_id", code="ORDER_ALREADY_PAID")
+    if body.amount is not None and body.amount != order["amount"]:
+        raise BadRequest(f"amount must equal the order's amount ({order['amount']})", field="amount")
+    if body.currency is not None and body.currency != order["currency"].strip():
+        raise BadRequest(f"currency must equal the order's currency ({order['currency']})", field="currency")
+    if order["status"] != "created":
+        return False
+    states.transition("order", "created", "attempted")
+    return True
 
 
 async def payment_owner(services: Services, payment_id: str) -> dict:

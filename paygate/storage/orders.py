@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..db import Cursor, Statement
-from . import Filters, fetch_one, page
+from . import Filters, fetch_all, fetch_one, page
 
 
 async def insert(cur: Cursor, order: dict) -> dict:
@@ -25,6 +25,21 @@ _GET_LOCKED = Statement("SELECT * FROM orders WHERE id = %s AND merchant_id = %s
 async def get(cur: Cursor, merchant_id: str, order_id: str, *, lock: bool = False) -> dict | None:
     """The merchant's order, or None (another merchant's order is None too)."""
     return await fetch_one(cur, _GET_LOCKED if lock else _GET, (order_id, merchant_id))
+
+
+# Locked in the order of their ids, as every writer of several orders locks them, so that two never wait on each
+# other.
+_LOCK_MANY = Statement(
+    """SELECT orders.* FROM orders JOIN unnest(%(ids)s::text[], %(merchant_ids)s::text[]) AS k(id, merchant_id)
+                                  ON orders.id = k.id AND orders.merchant_id = k.merchant_id
+       ORDER BY orders.id FOR UPDATE OF orders""")
+
+
+async def lock_many(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """The orders named by (merchant id, order id), locked, by that key; another merchant's order is absent."""
+    rows = await fetch_all(cur, _LOCK_MANY, {"ids": [order_id for _, order_id in keys],
+                                             "merchant_ids": [merchant_id for merchant_id, _ in keys]})
+    return {(row["merchant_id"], row["id"]): row for row in rows}
 
 
 async def list_page(cur: Cursor, merchant_id: str, *, status=None, receipt=None, created_from=None,

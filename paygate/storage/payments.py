@@ -7,26 +7,38 @@ from ..states import IN_FLIGHT, UNFINISHED
 from . import Filters, fetch_all, fetch_one, page, untouched_since
 from . import take_over as _take_over
 
-_INSERT = Statement(
-    """WITH o AS (UPDATE orders SET status = %(order_status)s, updated_at = now()
-                 WHERE id = %(order_id)s AND %(order_status)s::text IS NOT NULL)
+# Any number of payments, each with its order's new status (NULL: unchanged) in the same statement.
+_INSERT_MANY = Statement(
+    """WITH r AS (SELECT * FROM unnest(%(id)s::text[], %(order_id)s::text[], %(merchant_id)s::text[],
+                                      %(amount)s::bigint[], %(currency)s::text[], %(method)s::text[],
+                                      %(capture_method)s::text[], %(vpa)s::text[], %(card_network)s::text[],
+                                      %(card_last4)s::text[], %(card_expiry_month)s::smallint[],
+                                      %(card_expiry_year)s::smallint[], %(card_fingerprint)s::text[],
+                                      %(processor_token)s::text[], %(order_status)s::text[])
+                AS r(id, order_id, merchant_id, amount, currency, method, capture_method, vpa, card_network,
+                     card_last4, card_expiry_month, card_expiry_year, card_fingerprint, processor_token,
+                     order_status)),
+            o AS (UPDATE orders SET status = r.order_status, updated_at = now()
+                  FROM r WHERE orders.id = r.order_id AND r.order_status IS NOT NULL)
        INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, capture_method, vpa, card_network,
                              card_last4, card_expiry_month, card_expiry_year, card_fingerprint, processor_token)
-       VALUES (%(id)s, %(order_id)s, %(merchant_id)s, %(amount)s, %(currency)s, %(method)s, %(capture_method)s,
-               %(vpa)s, %(card_network)s, %(card_last4)s, %(card_expiry_month)s, %(card_expiry_year)s,
-               %(card_fingerprint)s, %(processor_token)s)
+       SELECT id, order_id, merchant_id, amount, currency, method, capture_method, vpa, card_network, card_last4,
+              card_expiry_month, card_expiry_year, card_fingerprint, processor_token FROM r
        RETURNING *""")
 _INSTRUMENT = ("vpa", "card_network", "card_last4", "card_expiry_month", "card_expiry_year", "card_fingerprint")
-_COLUMNS = {"id", "order_id", "merchant_id", "amount", "currency", "method", "capture_method", "processor_token",
-            *_INSTRUMENT}
+_COLUMNS = ("id", "order_id", "merchant_id", "amount", "currency", "method", "capture_method", "processor_token",
+            *_INSTRUMENT)
 
 
-async def insert(cur: Cursor, payment: dict, *, order_status: str | None = None) -> dict:
-    """The new payment; with ``order_status``, its order moves to that status in the same statement."""
-    unknown = set(payment) - _COLUMNS
-    if unknown:  # the statement is fixed: a new column must be added to it, not silently dropped
-        raise ValueError(f"payments.insert has no column for {sorted(unknown)}")
-    return await fetch_one(cur, _INSERT, {**dict.fromkeys(_INSTRUMENT), **payment, "order_status": order_status})
+async def insert_many(cur: Cursor, rows: list[dict]) -> list[dict]:
+    """The new payments, in the order given; a row's ``order_status`` (if any) is its order's new status."""
+    for payment in rows:
+        unknown = set(payment) - {*_COLUMNS, "order_status"}
+        if unknown:  # the statement is fixed: a new column must be added to it, not silently dropped
+            raise ValueError(f"payments.insert_many has no column for {sorted(unknown)}")
+    columns = {column: [payment.get(column) for payment in rows] for column in (*_COLUMNS, "order_status")}
+    inserted = {row["id"]: row for row in await fetch_all(cur, _INSERT_MANY, columns)}
+    return [inserted[payment["id"]] for payment in rows]
 
 
 _GET = Statement("SELECT * FROM payments WHERE id = %s AND merchant_id = %s")
