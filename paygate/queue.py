@@ -20,6 +20,7 @@ import time
 import redis.asyncio
 from redis.exceptions import ResponseError
 
+from .batching import Batcher
 from .broker import UNREACHABLE, Reachability, RedisUnavailable, retry_policy
 
 log = logging.getLogger("paygate.queue")
@@ -41,6 +42,7 @@ SCHEDULER_PASS_KEY = "paygate:scheduler:last_pass"
 COMPLETED_KEY = "paygate:stream:completed"  # queue -> entries handled and acknowledged, ever
 WORKER_SILENT_AFTER = 30  # seconds without a heartbeat after which a consumer counts as gone
 HEARTBEAT_EVERY = 5.0  # seconds between a consumer's heartbeats (Redis 6.2 does not count an empty read as a sign)
+ENQUEUE_BATCH, ENQUEUE_BATCHES = 1000, 4  # entries one pipeline adds at most, pipelines in flight at most
 MAXLEN = 1_000_000  # entries a stream keeps at most (approximately): a backstop, acknowledged entries are deleted
 
 
@@ -61,9 +63,9 @@ def entry_age(entry_id: str, now: float | None = None) -> float:
 class Dispatcher:
     """Adds work to the streams and reads their state, each call within ``timeout``.
 
-    Enqueues made while one is being sent go together, in one pipelined round trip. An enqueue that fails is
-    logged (once per outage) and loses nothing: Postgres holds the work and the scheduler enqueues it. Every other
-    call raises RedisUnavailable (a 503 with Retry-After) when Redis is away.
+    Enqueues made while others are being sent go together, in one pipelined round trip (batching.Batcher). An
+    enqueue that fails is logged (once per outage) and loses nothing: Postgres holds the work and the scheduler
+    enqueues it. Every other call raises RedisUnavailable (a 503 with Retry-After) when Redis is away.
     """
 
     def __init__(self, redis_url: str, timeout: float = ENQUEUE_TIMEOUT, max_connections: int = 50):
@@ -72,38 +74,30 @@ class Dispatcher:
         self.missed = False  # an enqueue failed since the scheduler last looked: it sweeps everything unfinished
         self.client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True, retry=retry_policy(),
                                                    socket_connect_timeout=timeout, max_connections=max_connections)
-        self._batch: list[tuple[str, str, asyncio.Future]] = []
+        self._adds = Batcher(self._send, size=ENQUEUE_BATCH, concurrency=ENQUEUE_BATCHES)
 
     def _call(self):
         return self.redis.call(self.timeout)
 
     async def enqueue(self, queue: str, object_id: str) -> bool:
         """Add the object's entry; False (and a warning once per outage) when Redis did not take it in time."""
-        if not self._batch:
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._send()))
-        done = asyncio.get_running_loop().create_future()
-        self._batch.append((queue, object_id, done))
-        return await done
+        return await self._adds.submit((queue, object_id))
 
     async def enqueue_many(self, queue: str, object_ids: list[str]) -> bool:
         return all(await asyncio.gather(*(self.enqueue(queue, object_id) for object_id in object_ids)))
 
-    async def _send(self) -> None:
-        batch, self._batch = self._batch, []
+    async def _send(self, batch: list[tuple[str, str]]) -> list[bool]:
         try:
             async with self._call():
                 async with self.client.pipeline(transaction=False) as pipe:
-                    for queue, object_id, _ in batch:
+                    for queue, object_id in batch:
                         pipe.xadd(stream(queue), {"id": object_id}, maxlen=MAXLEN, approximate=True)
                     await pipe.execute()
-            sent = True
         except RedisUnavailable:
             self.missed = True
             log.debug("could not enqueue %d entries; the scheduler will", len(batch))
-            sent = False
-        for _, _, done in batch:
-            if not done.done():  # its request may have gone away meanwhile
-                done.set_result(sent)
+            return [False] * len(batch)
+        return [True] * len(batch)
 
     def take_missed(self) -> bool:
         """Whether an enqueue failed since the last call (and forget it)."""

@@ -22,12 +22,14 @@ import secrets
 
 import aiopg
 
+from ..batching import Batcher
 from ..storage import ledger
 from . import Instrument, Outcome
 from .testcards import SLOW_SECONDS, TEST_INSTRUMENTS
 
 # Magic inputs decide the outcome; the token carries only the decision, never the input.
 # Both maps, and the decline codes below, come from the one table the docs are rendered from.
+BOOK_BATCH, BOOK_BATCHES = 500, 4  # authorizations one statement books at most, statements in flight at most
 MAGIC_CARDS = {t.value: t.scenario for t in TEST_INSTRUMENTS if t.method == "card"}
 MAGIC_VPAS = {t.value: t.scenario for t in TEST_INSTRUMENTS if t.method == "upi"}
 _CODES = {t.scenario: t.error_code for t in TEST_INSTRUMENTS if t.error_code}
@@ -59,7 +61,7 @@ class Simulator:
         self.delay_min, self.delay_max, self.success_rate = delay_min, delay_max, success_rate
         self.timeout_rate, self.failure_rate, self.slow_seconds = timeout_rate, failure_rate, slow_seconds
         self._failed_once: set[str] = set()  # references of "unreachable" instruments that failed here already
-        self._booking: list[tuple[dict, asyncio.Future]] = []  # authorizations waiting for the next statement
+        self._bookings = Batcher(self._book_many, size=BOOK_BATCH, concurrency=BOOK_BATCHES)
 
     def tokenize_card(self, number: str) -> Instrument:
         return Instrument(f"sim_{MAGIC_CARDS.get(number, 'rate')}_{secrets.token_hex(8)}")
@@ -134,34 +136,25 @@ class Simulator:
         return await self._answer(row)
 
     async def _book(self, entry: dict) -> dict:
-        """Book an authorization; those made while one statement is being sent go together in the next (a batch
-        of payments authorizes at once). Each caller still has its answer only once its row is committed."""
-        if not self._booking:
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._book_waiting()))
-        booked = asyncio.get_running_loop().create_future()
-        self._booking.append((entry, booked))
-        return await booked
+        """Book an authorization; those made while others are being booked go together in the next statement (a
+        batch of payments authorizes at once). Each caller still has its answer only once its row is committed."""
+        return await self._bookings.submit(entry)
 
-    async def _book_waiting(self) -> None:
-        waiting, self._booking = self._booking, []
-        first: dict[str, tuple[dict, asyncio.Future]] = {}
-        for entry, booked in waiting:  # the same reference twice goes in the next statement: one row, two calls
-            if entry["reference"] in first:
-                self._booking.append((entry, booked))
-            else:
-                first[entry["reference"]] = (entry, booked)
-        if self._booking:
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._book_waiting()))
-        try:
-            rows = {row["reference"]: row for row in await ledger.book_many(self.pool, [e for e, _ in first.values()])}
-        except Exception as exc:  # each caller sees the failure as its own
-            for _, booked in first.values():
-                if not booked.done():
-                    booked.set_exception(exc)
-            return
-        for reference, (_, booked) in first.items():
-            if not booked.done():
-                booked.set_result(rows[reference])
+    async def _book_many(self, entries: list[dict]) -> list[dict]:
+        """The rows booked; the same reference twice is one row called twice, so a repeat goes in a statement
+        after the first's."""
+        booked: list[dict | None] = [None] * len(entries)
+        left = list(range(len(entries)))
+        while left:
+            first: dict[str, int] = {}
+            for i in left:
+                first.setdefault(entries[i]["reference"], i)
+            rows = await ledger.book_many(self.pool, [entries[i] for i in first.values()])
+            for row in rows:
+                booked[first[row["reference"]]] = row
+            done = set(first.values())
+            left = [i for i in left if i not in done]
+        return booked
 
     async def _arrive(self, reference: str, scenario: str) -> None:
         await self._delay()
