@@ -76,7 +76,7 @@ async def create_payment(services: Services, merchant: dict, body: PaymentCreate
     return payment
 
 
-async def _create_many(services: Services, batch: list[_Create]) -> list[dict | PaygateError]:
+async def _create_many(services: Services, batch: list[_Create]) -> list[dict | Exception]:
     """Each request's payment, or the error that refused it. A write that fails the batch's transaction (other
     than Postgres out of reach) is retried request by request, so that it fails only its own request."""
     try:
