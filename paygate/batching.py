@@ -33,12 +33,18 @@ class Batcher(Generic[Item, Result]):
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if len(self._running) < self.concurrency:
-            task = asyncio.create_task(self._drain())
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            self._running.add(asyncio.create_task(self._drain()))
         return await future
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_waiting()
+        finally:
+            # Here, not in a done-callback: that would run a turn later, and a caller woken by this batch who
+            # submits again at once would find the lanes still counted, and wait for ever.
+            self._running.discard(asyncio.current_task())
+
+    async def _drain_waiting(self) -> None:
         while self._waiting:
             batch = [self._waiting.popleft() for _ in range(min(self.size, len(self._waiting)))]
             try:

@@ -39,6 +39,18 @@ async def test_the_first_call_goes_at_once_and_those_arriving_meanwhile_go_toget
     assert handler.batches == [[0], [2, 4, 6], [8, 10]], "then together, at most size at a time"
 
 
+async def test_a_caller_that_submits_again_as_soon_as_it_has_its_answer_is_served():
+    """The caller is woken by the batch that is just ending; its next item must start a batch of its own."""
+
+    async def handle(items):
+        await asyncio.sleep(0.0005)
+        return items
+
+    batcher = Batcher(handle, size=10)
+    async with asyncio.timeout(5):
+        assert [await batcher.submit(i) for i in range(50)] == list(range(50))
+
+
 async def test_an_error_for_one_item_reaches_only_its_caller():
     handler = Recorder()
     handler.release.set()
