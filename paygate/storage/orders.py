@@ -19,16 +19,16 @@ async def insert(cur: Cursor, order: dict) -> dict:
 
 
 _GET = Statement("SELECT * FROM orders WHERE id = %s AND merchant_id = %s")
-_GET_LOCKED = Statement("SELECT * FROM orders WHERE id = %s AND merchant_id = %s FOR UPDATE")
 
 
-async def get(cur: Cursor, merchant_id: str, order_id: str, *, lock: bool = False) -> dict | None:
+async def get(cur: Cursor, merchant_id: str, order_id: str) -> dict | None:
     """The merchant's order, or None (another merchant's order is None too)."""
-    return await fetch_one(cur, _GET_LOCKED if lock else _GET, (order_id, merchant_id))
+    return await fetch_one(cur, _GET, (order_id, merchant_id))
 
 
-# Locked in the order of their ids, as every writer of several orders locks them, so that two never wait on each
-# other.
+# Locked in the order of their ids, so that two batches of creates never wait on each other in a cycle. (With
+# another writer that locks orders in another order, Postgres rolls one back: a batch of creates is then written
+# request by request, a worker's batch claimed again.)
 _LOCK_MANY = Statement(
     """SELECT orders.* FROM orders JOIN unnest(%(ids)s::text[], %(merchant_ids)s::text[]) AS k(id, merchant_id)
                                   ON orders.id = k.id AND orders.merchant_id = k.merchant_id
