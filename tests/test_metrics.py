@@ -37,7 +37,8 @@ async def test_metrics_expose_each_family_after_a_payment_a_refund_and_a_deliver
                                                                                    status="processed")
                 and s.value("paygate_webhook_deliveries_total", outcome="success")
                 > before.value("paygate_webhook_deliveries_total", outcome="success")
-                and s.samples("paygate_webhook_oldest_due_age_seconds")[0].value == 0)  # every delivery made
+                and s.samples("paygate_webhook_oldest_due_age_seconds")[0].value == 0  # every delivery made
+                and bool(s.samples("paygate_scheduler_lag_seconds")))  # absent until a scheduler pass is recorded
 
     after = await scrape_until(client, moved)
 
