@@ -140,6 +140,12 @@ async def execute(cur: Cursor, operation: str | Statement, parameters=None) -> N
 _PLACEHOLDER = re.compile(r"(?<!%)%(?:\((\w+)\))?s")
 
 
+def as_columns(rows: list[dict], names) -> dict[str, list]:
+    """Rows turned into the parameters of a multi-row statement (``unnest`` of arrays): name -> its values, one
+    per row. Every row must have every name."""
+    return {name: [row[name] for row in rows] for name in names}
+
+
 class _Rows(dict):
     """The parameters of a deferred multi-row write: column -> its values, one per row."""
 
@@ -172,7 +178,7 @@ class _TransactionCursor:
             for column, value in row.items():
                 self._deferred[-1][1][column].append(value)
         else:
-            self._deferred.append((statement, _Rows({column: [value] for column, value in row.items()})))
+            self._deferred.append((statement, _Rows(as_columns([row], row))))
 
     async def _ahead(self) -> list[bytes]:
         """What must go before the next statement: BEGIN if not yet sent, and the deferred writes, bound."""

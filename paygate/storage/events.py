@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..crypto import new_id
-from ..db import Cursor, Statement
+from ..db import Cursor, Statement, as_columns
 from . import Filters, fetch_one, page, webhooks
 
 
@@ -17,7 +17,7 @@ async def record(cur: Cursor, merchant_id: str, event_type: str, object_id: str,
     event row, so the statement builds the JSON around it.
     """
     row = _row(merchant_id, event_type, object_id, payload)
-    event = await fetch_one(cur, _RECORD, {column: [value] for column, value in row.items()})
+    event = await fetch_one(cur, _RECORD, as_columns([row], row))
     del event["notified"]
     return event
 

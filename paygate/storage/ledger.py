@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import aiopg
 
-from ..db import Cursor, Statement, cursor, transaction
+from ..db import Cursor, Statement, as_columns, cursor, transaction
 from . import fetch_all, fetch_one
 
 # A call made again with its reference is answered from its row; only the count of calls changes.
@@ -45,7 +45,7 @@ async def book_many(pool: aiopg.Pool, entries: list[dict]) -> list[dict]:
     """``record`` for calls that need no other row of their authorization (authorize, sale), in one statement;
     their references must differ."""
     async with cursor(pool) as cur:
-        return await fetch_all(cur, _BOOK_MANY, {c: [e[c] for e in entries] for c in _COLUMNS})
+        return await fetch_all(cur, _BOOK_MANY, as_columns(entries, _COLUMNS))
 
 
 async def find(pool: aiopg.Pool, reference: str) -> dict | None:

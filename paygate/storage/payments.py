@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..db import Cursor, Statement
+from ..db import Cursor, Statement, as_columns
 from ..states import IN_FLIGHT, UNFINISHED
 from . import Filters, fetch_all, fetch_one, page, untouched_since
 from . import take_over as _take_over
@@ -36,7 +36,8 @@ async def insert_many(cur: Cursor, rows: list[dict]) -> list[dict]:
         unknown = set(payment) - {*_COLUMNS, "order_status"}
         if unknown:  # the statement is fixed: a new column must be added to it, not silently dropped
             raise ValueError(f"payments.insert_many has no column for {sorted(unknown)}")
-    columns = {column: [payment.get(column) for payment in rows] for column in (*_COLUMNS, "order_status")}
+    full = [{**dict.fromkeys(_INSTRUMENT), "order_status": None, **payment} for payment in rows]
+    columns = as_columns(full, (*_COLUMNS, "order_status"))
     inserted = {row["id"]: row for row in await fetch_all(cur, _INSERT_MANY, columns)}
     return [inserted[payment["id"]] for payment in rows]
 
