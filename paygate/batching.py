@@ -30,11 +30,20 @@ class Batcher(Generic[Item, Result]):
         self._running: set[asyncio.Task] = set()
 
     async def submit(self, item: Item) -> Result:
+        return await self.submit_nowait(item)
+
+    def submit_nowait(self, item: Item) -> asyncio.Future[Result]:
+        """Hand the item over; its result arrives on the future, whether or not anyone waits for it."""
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if len(self._running) < self.concurrency:
             self._running.add(asyncio.create_task(self._drain()))
-        return await future
+        return future
+
+    async def drained(self) -> None:
+        """Return once every item submitted so far has been handled."""
+        while self._running:
+            await asyncio.wait(set(self._running))
 
     async def _drain(self) -> None:
         try:

@@ -55,6 +55,13 @@ def heartbeats(queue: str) -> str:
     return f"paygate:consumers:{queue}"
 
 
+def _log_failure(future: asyncio.Future) -> None:
+    """An enqueue nobody waits for that failed other than by Redis being away (which _send logs): Postgres has the
+    object, and the scheduler's sweep enqueues it."""
+    if not future.cancelled() and future.exception() is not None:
+        log.error("an enqueue failed; the scheduler will enqueue again", exc_info=future.exception())
+
+
 def entry_age(entry_id: str, now: float | None = None) -> float:
     """Seconds since an entry was added: its id starts with Redis's clock in milliseconds."""
     return max(0.0, (now or time.time()) - int(entry_id.split("-", 1)[0]) / 1000)
@@ -82,6 +89,11 @@ class Dispatcher:
     async def enqueue(self, queue: str, object_id: str) -> bool:
         """Add the object's entry; False (and a warning once per outage) when Redis did not take it in time."""
         return await self._adds.submit((queue, object_id))
+
+    def enqueue_soon(self, queue: str, object_id: str) -> None:
+        """Add the object's entry without waiting for Redis: a merchant's answer does not wait on the queue. The
+        entry goes with the next pipelined round trip; close() sends what is left."""
+        self._adds.submit_nowait((queue, object_id)).add_done_callback(_log_failure)
 
     async def enqueue_many(self, queue: str, object_ids: list[str]) -> bool:
         return all(await asyncio.gather(*(self.enqueue(queue, object_id) for object_id in object_ids)))
@@ -151,8 +163,9 @@ class Dispatcher:
     async def close(self) -> None:
         try:
             async with asyncio.timeout(self.timeout):
+                await self._adds.drained()
                 await self.client.aclose()
-        except UNREACHABLE:  # nothing is left to flush; the connections go with the process
+        except UNREACHABLE:  # what was not sent, the scheduler sends; the connections go with the process
             pass
 
 

@@ -52,3 +52,13 @@ async def wait_final(client, headers, payment_id: str, timeout: float = 20) -> d
 async def event_types(client, headers, object_id: str) -> list[str]:
     events = await get(client, headers, f"/api/v1/events?object_id={object_id}&limit=100")
     return sorted(e["event"] for e in events["data"])
+
+
+async def eventually(read, done=bool, timeout: float = 30, interval: float = 0.1):
+    """``read()`` again until ``done`` holds of what it returns (bounded), and return that: for what a request
+    sets going but does not wait for (a queue entry, a webhook attempt, a worker's heartbeat)."""
+    deadline = time.monotonic() + timeout
+    while not done(value := await read()):
+        assert time.monotonic() < deadline, f"not done within {timeout}s: {value!r}"
+        await asyncio.sleep(interval)
+    return value

@@ -10,7 +10,7 @@ import pytest
 
 from paygate.idempotency import request_hash
 
-from .api import card, create_order
+from .api import card, create_order, eventually, get
 from .conftest import paygate_env
 
 
@@ -40,7 +40,7 @@ async def test_fifty_concurrent_creates_with_one_key_make_one_payment_and_one_jo
                                      for _ in range(50)))
 
     assert await _count(pool, "payments") == 1
-    status = await (await client.get("/api/v1/test/jobs/status")).json()
+    status = await eventually(lambda: get(client, headers, "/api/v1/test/jobs/status"), lambda s: s["pending"] > 0)
     assert status["pending"] == 1
     successes = {raw for code, raw, _ in results if code == 201}
     assert len(successes) == 1  # every 2xx answer is the same bytes

@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 from paygate import appkeys
 from paygate.operations.processing import process_payments
 
-from .api import create_order, get, pay, wait_final
+from .api import create_order, eventually, get, pay, wait_final
 from .receiver import statuses
 
 
@@ -38,16 +38,6 @@ async def _wait_delivery(client, headers, delivery_id: str, status: str, timeout
         if time.monotonic() > deadline:
             raise AssertionError(f"{delivery_id} is {delivery['status']}, not {status}, after {timeout}s")
         await asyncio.sleep(0.1)
-
-
-async def _eventually(read, done, timeout: float = 30) -> dict:
-    """``read()`` again until ``done`` holds of what it returns (bounded): attempts are recorded after the
-    receiver has answered, so a read right after the request arrived may be early."""
-    deadline = time.monotonic() + timeout
-    while not done(value := await read()):
-        assert time.monotonic() < deadline, value
-        await asyncio.sleep(0.1)
-    return value
 
 
 async def _test_event(client, headers) -> dict:
@@ -181,7 +171,7 @@ async def test_retry_after_on_503_is_honoured_when_longer_than_the_schedule(hook
     await _set_url(hooks_client, headers, receiver.url)
     delivery = await _test_event(hooks_client, headers)
     await receiver.wait_for(1)
-    current = await _eventually(lambda: get(hooks_client, headers, f"/api/v1/webhooks/{delivery['id']}"),
+    current = await eventually(lambda: get(hooks_client, headers, f"/api/v1/webhooks/{delivery['id']}"),
                                 lambda d: d["attempts"] == 1)  # recorded once the receiver has answered
     from datetime import datetime
 
@@ -196,7 +186,7 @@ async def test_410_disables_the_endpoint_until_it_is_re_enabled(hooks_client, me
     await _set_url(hooks_client, headers, receiver.url)
     first = await _test_event(hooks_client, headers)
     await receiver.wait_for(1)
-    endpoint = await _eventually(lambda: get(hooks_client, headers, "/api/v1/merchant"),
+    endpoint = await eventually(lambda: get(hooks_client, headers, "/api/v1/merchant"),
                                  lambda m: m["webhook_enabled"] is False)
     assert "410" in endpoint["webhook_disabled_reason"]
 

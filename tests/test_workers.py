@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
-from .api import create_order, event_types, get, pay, wait_final
+from .api import create_order, event_types, eventually, get, pay, wait_final
 from .conftest import paygate_env
 
 
@@ -17,23 +16,13 @@ async def _jobs_status(client) -> dict:
     return await resp.json()
 
 
-async def _eventually(check, timeout: float = 30, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
-
-
 async def test_a_payment_whose_job_was_lost_is_processed_by_the_scheduler(client, make_app, aiohttp_client,
                                                                          merchant, services):
     import redis as sync_redis
 
     headers = merchant["headers"]
     payment = await pay(client, headers, (await create_order(client, headers))["id"])
+    await eventually(lambda: _jobs_status(client), lambda status: status["pending"] == 1)  # enqueued after the answer
     sync_redis.Redis.from_url(services[1]).flushdb()  # the job is gone; Postgres still has the payment
 
     workers = await aiohttp_client(make_app(workers=True, payments__stuck_after=1, scheduler__interval=0.2))
@@ -61,7 +50,7 @@ async def test_a_payment_enqueued_three_times_reaches_the_processor_once(client,
 
     workers = await aiohttp_client(make_app(workers=True))
     assert (await wait_final(workers, headers, payment["id"]))["status"] == "success"
-    status = await _eventually(lambda: _drained(client), timeout=15)
+    status = await eventually(lambda: _drained(client), timeout=15)
     assert status["completed"] == 3
     async with pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute("SELECT calls FROM simulator_ledger WHERE reference = %s", (payment["id"],))
@@ -80,7 +69,7 @@ async def test_uncaptured_authorizations_are_released_after_the_window(aiohttp_c
         current = await get(app, headers, f"/api/v1/payments/{payment['id']}")
         return current if current["authorization_released_at"] else None
 
-    current = await _eventually(released, timeout=15)
+    current = await eventually(released, timeout=15)
     assert current["captured"] is False
     assert "payment.released" in await event_types(app, headers, payment["id"])
     resp = await app.post(f"/api/v1/payments/{payment['id']}/capture", json={}, headers=headers)
@@ -95,7 +84,7 @@ async def test_two_workers_take_500_payments_each_to_exactly_one_final_state(
     assert (await _jobs_status(client))["worker_status"] == "stopped"
     env = paygate_env(*clean_state, PAYGATE_PROCESSOR__SUCCESS_RATE="0.7")
     workers = [paygate_process("worker", env=env) for _ in range(2)]
-    await _eventually(lambda: _worker_count(client, 2), timeout=30)
+    await eventually(lambda: _worker_count(client, 2), timeout=30)
 
     gate = asyncio.Semaphore(50)
 
@@ -115,7 +104,7 @@ async def test_two_workers_take_500_payments_each_to_exactly_one_final_state(
             await cur.execute("SELECT count(*) FROM payments WHERE status IN ('pending', 'processing')")
             return (await cur.fetchone())[0] == 0
 
-    await _eventually(all_final, timeout=120, interval=0.5)
+    await eventually(all_final, timeout=120, interval=0.5)
 
     async with pool.acquire() as conn, conn.cursor() as cur:
         await cur.execute("""
@@ -130,12 +119,12 @@ async def test_two_workers_take_500_payments_each_to_exactly_one_final_state(
     statuses = {r[1] for r in rows}
     assert statuses == {"success", "failed"}  # the 70 % success rate gave both
 
-    status = await _eventually(lambda: _drained(client), timeout=30)
+    status = await eventually(lambda: _drained(client), timeout=30)
     assert status["worker_status"] == "running"
 
     for worker in workers:
         worker.stop()
-    await _eventually(lambda: _worker_count(client, 0), timeout=30)
+    await eventually(lambda: _worker_count(client, 0), timeout=30)
     assert (await _jobs_status(client))["worker_status"] == "stopped"
 
 
@@ -175,7 +164,27 @@ async def test_an_enqueue_does_not_wait_behind_another_command(services):
         assert await dispatcher.enqueue_many(PAYMENTS, ids) is True
         assert blocked.done() is False
         entries = await dispatcher.client.xrange(stream(PAYMENTS))
-        assert [fields["id"] for _, fields in entries] == ids
+        assert sorted(fields["id"] for _, fields in entries) == ids
         await blocked
     finally:
         await dispatcher.close()
+
+
+async def test_entries_enqueued_without_waiting_are_sent_before_the_dispatcher_closes(services):
+    """A create answers before its entry reaches Redis; a process that stops right after still sends it."""
+    import redis.asyncio
+
+    from paygate.queue import PAYMENTS, Dispatcher, stream
+
+    dispatcher = Dispatcher(services[1])
+    ids = [f"pay_sentatclose{n:05d}" for n in range(2500)]  # more than one pipeline's worth
+    for object_id in ids:
+        dispatcher.enqueue_soon(PAYMENTS, object_id)
+    await dispatcher.close()
+
+    reader = redis.asyncio.Redis.from_url(services[1], decode_responses=True)
+    try:
+        entries = await reader.xrange(stream(PAYMENTS))
+    finally:
+        await reader.aclose()
+    assert sorted(fields["id"] for _, fields in entries) == ids

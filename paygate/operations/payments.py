@@ -61,7 +61,7 @@ class _Create:
 
 
 async def create_payment(services: Services, merchant: dict, body: PaymentCreate, receipt: Receipt) -> dict:
-    """Validate, then insert the payment and its payment.created event; enqueue after commit.
+    """Validate, then insert the payment and its payment.created event; enqueue after commit (not waited for).
 
     Requests that arrive while others are being written go together in one transaction (``_create_many``)."""
     if body.amount is not None:
@@ -72,7 +72,7 @@ async def create_payment(services: Services, merchant: dict, body: PaymentCreate
     creates = services.batcher("payments.create", lambda batch: _create_many(services, batch),
                                size=CREATE_BATCH, concurrency=CREATE_BATCHES)
     payment = await creates.submit(_Create(merchant, body, instrument, receipt))
-    await services.dispatcher.enqueue(PAYMENTS, payment["id"])
+    services.dispatcher.enqueue_soon(PAYMENTS, payment["id"])
     return payment
 
 

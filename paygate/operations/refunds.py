@@ -28,7 +28,8 @@ def _refundable(payment: dict) -> int:
 
 async def create_refund(services: Services, merchant: dict, payment_id: str, body: RefundCreate,
                         receipt: Receipt) -> dict:
-    """Reserve the amount on the payment and insert the pending refund, atomically; enqueue after commit."""
+    """Reserve the amount on the payment and insert the pending refund, atomically; enqueue after commit (not
+    waited for)."""
     if body.amount is not None:
         check_amount(body.amount, "amount", services.config.api.max_amount)
     async with transaction(services.pool) as cur:
@@ -59,7 +60,7 @@ async def create_refund(services: Services, merchant: dict, payment_id: str, bod
         events.record_later(cur, merchant["id"], "refund.created", row["id"],
                             {"refund": refund, "payment": views.payment(payment)})
         await receipt.record(cur, refund)
-    await services.dispatcher.enqueue(REFUNDS, row["id"])
+    services.dispatcher.enqueue_soon(REFUNDS, row["id"])
     return refund
 
 
