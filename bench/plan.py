@@ -66,7 +66,7 @@ class Plan:
     get_duration: int
     saturation_duration: int  # each fairness phase
     open_loop_duration: float  # create at half the maximum (0: not measured)
-    warmup: int  # a wrk run before floor and create, not measured
+    warmup: int  # seconds of load before floor, create and the open loop, not measured
     drain_backlog: int  # pending payments made before the worker starts
     drain_timeout: float  # the longest the drain is waited for
     deliveries: int
