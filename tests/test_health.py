@@ -52,6 +52,23 @@ def own_services(tmp_path):
     embedded.stop()
 
 
+def test_the_embedded_postgres_runs_with_its_own_settings(own_services):
+    import psycopg2
+
+    from paygate.embedded import SETTINGS
+
+    _, (db_url, _) = own_services
+    assert SETTINGS["wal_init_zero"] == "off"  # no stall of every commit while a new WAL segment is zero-filled
+    conn = psycopg2.connect(db_url)
+    try:
+        with conn.cursor() as cur:
+            for name, value in SETTINGS.items():
+                cur.execute(f"SHOW {name}")
+                assert cur.fetchone()[0] == value, name
+    finally:
+        conn.close()
+
+
 async def test_readyz_follows_postgres_and_redis_going_away_and_coming_back(own_services, paygate_process):
     embedded, (db_url, redis_url) = own_services
     env = paygate_env(db_url, redis_url)
