@@ -65,6 +65,7 @@ bench: $(RUN_STAMP) wrk
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check paygate tests
+	$(BIN)/lint-imports
 
 wheel: $(TEST_STAMP)
 	$(BIN)/python -m pip wheel --no-deps -w dist .

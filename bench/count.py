@@ -30,15 +30,17 @@ import aiopg
 import redis.asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from paygate import appkeys, crypto, migrations
-from paygate import config as config_mod
-from paygate.app import create_app
-from paygate.db import Statement, create_pool
-from paygate.operations import webhooks as webhook_ops
-from paygate.operations.processing import process_payment, process_payments
-from paygate.seed import TEST_MERCHANT, seed_test_merchant
-from paygate.webhooks.delivery import new_session
-from paygate.worker import WorkerRole
+from paygate.core.operations import webhooks as webhook_ops
+from paygate.core.operations.processing import process_payment, process_payments
+from paygate.core.webhooks.delivery import new_session
+from paygate.http import appkeys
+from paygate.http.app import create_app
+from paygate.infra import config as config_mod
+from paygate.infra import crypto
+from paygate.storage import migrations
+from paygate.storage.db import Statement, create_pool
+from paygate.storage.seed import TEST_MERCHANT, seed_test_merchant
+from paygate.worker.runner import WorkerRole
 
 from .harness import make_orders
 from .plan import CARD
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="paygate-count-"))
     embedded = None
     try:
-        from paygate.embedded import Embedded
+        from paygate.infra.embedded import Embedded
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

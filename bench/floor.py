@@ -1,5 +1,5 @@
 """The stack's floor: the baseline's INSERT + SELECT behind one aiohttp route, served as ``paygate serve``
-serves (one process, ``paygate.serving.run_app``: uvloop when installed, no access log).
+serves (one process, ``paygate.http.serving.run_app``: uvloop when installed, no access log).
 
 ``python -m bench.floor --port P`` with PAYGATE_DATABASE__URL set. ``POST /floor`` parses its JSON body,
 inserts one row and reads it back through an aiopg pool of the size paygate's pool has by default, and
@@ -17,7 +17,7 @@ import os
 import aiopg
 from aiohttp import web
 
-from paygate.serving import run_app
+from paygate.http.serving import run_app
 
 POOL = 20  # paygate's default database.max_size, as the baseline's
 TABLE = "bench_floor"

@@ -15,9 +15,9 @@ import aiopg
 import redis.asyncio
 from rich.console import Console
 
-from paygate import crypto
-from paygate.db import transaction
-from paygate.states import UNFINISHED
+from paygate.core.states import UNFINISHED
+from paygate.infra import crypto
+from paygate.storage.db import transaction
 
 from .plan import CARD_NUMBER, Plan
 from .profile import Recording, print_summary
@@ -222,7 +222,7 @@ async def make_orders(pool: aiopg.Pool, merchant_id: str, n: int, status: str = 
 async def make_pending_payments(pool: aiopg.Pool, merchant_id: str, n: int) -> list[str]:
     """``n`` orders, each with one pending card payment, as ``POST /api/v1/payments`` leaves them (without its
     payment.created event and without enqueueing them); the payments' ids."""
-    from paygate.processors.simulator import Simulator
+    from paygate.core.processors.simulator import Simulator
 
     token = Simulator(pool).tokenize_card(CARD_NUMBER).token  # a card token the simulator approves
     orders = await make_orders(pool, merchant_id, n, status="attempted")

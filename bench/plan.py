@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paygate.seed import TEST_MERCHANT
+from paygate.storage.seed import TEST_MERCHANT
 
 BASELINE_CONCURRENCY = 64  # the baseline's closed loop (as in every earlier run, so that ratios stay comparable)
 BASELINE_POOL = 20  # paygate's default database.max_size

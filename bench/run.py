@@ -29,10 +29,11 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from paygate import config as config_mod
-from paygate import crypto, migrations
-from paygate.db import create_pool
-from paygate.seed import seed_test_merchant
+from paygate.infra import config as config_mod
+from paygate.infra import crypto
+from paygate.storage import migrations
+from paygate.storage.db import create_pool
+from paygate.storage.seed import seed_test_merchant
 
 from . import cli as cli_bench
 from . import phases, report, workers, wrk
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                          concurrency=CONCURRENCY, saturation=SATURATION, e2e_rate=E2E_RATE)
     code = 0
     try:
-        from paygate.embedded import Embedded
+        from paygate.infra.embedded import Embedded
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

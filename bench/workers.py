@@ -11,10 +11,10 @@ import time
 
 import aiohttp
 
-from paygate.db import transaction
-from paygate.queue import PAYMENTS, Dispatcher
-from paygate.states import UNFINISHED
+from paygate.core.states import UNFINISHED
+from paygate.infra.queue import PAYMENTS, Dispatcher
 from paygate.storage import events
+from paygate.storage.db import transaction
 
 from .harness import UNFINISHED_PAYMENTS, Bench, console, count, make_orders, make_pending_payments
 from .load import LoopLag, ms, open_loop, percentile

@@ -21,7 +21,7 @@ import json
 import time
 from collections.abc import Mapping
 
-from .webhooks.signing import seed_signature, standard_signature
+from .core.webhooks.signing import seed_signature, standard_signature
 
 DEFAULT_TOLERANCE = 300.0  # seconds either side of now
 

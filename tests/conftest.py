@@ -19,12 +19,13 @@ import psycopg2
 import pytest
 import redis as sync_redis
 
-from paygate import config as config_mod
-from paygate import migrations
-from paygate.app import create_app
-from paygate.db import create_pool
-from paygate.openapi import make_validating_middleware
-from paygate.seed import seed_test_merchant
+from paygate.http.app import create_app
+from paygate.infra import config as config_mod
+from paygate.storage import migrations
+from paygate.storage.db import create_pool
+from paygate.storage.seed import seed_test_merchant
+
+from .openapi_validation import make_validating_middleware
 
 REPO = Path(__file__).resolve().parent.parent
 # A fixed key for tests: sealed secrets must open across the app, the CLI and subprocesses.
@@ -64,7 +65,7 @@ def services(tmp_path_factory):
     if not (db_url and redis_url):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from paygate.embedded import Embedded
+            from paygate.infra.embedded import Embedded
 
             embedded = Embedded(tmp_path_factory.mktemp("services"))
             embedded_db, embedded_redis = embedded.start()
@@ -157,7 +158,7 @@ async def worker_client(aiohttp_client, make_app):
 @pytest.fixture
 async def merchant(pool) -> dict:
     """The seeded test merchant, with ready-made auth headers."""
-    from paygate.crypto import SecretBox
+    from paygate.infra.crypto import SecretBox
 
     seeded = await seed_test_merchant(pool, SecretBox(MASTER_KEY))
     seeded["headers"] = {"X-Api-Key": seeded["api_key"], "X-Api-Secret": seeded["api_secret"]}
@@ -284,8 +285,8 @@ async def paygate_server(clean_state, paygate_process):
 @pytest.fixture
 async def other_merchant(pool) -> dict:
     """A second merchant, for isolation tests."""
-    from paygate.crypto import SecretBox
-    from paygate.operations.merchants import create_merchant
+    from paygate.core.operations.merchants import create_merchant
+    from paygate.infra.crypto import SecretBox
 
     created = await create_merchant(pool, SecretBox(MASTER_KEY), "Other Shop", "other@example.com")
     created["headers"] = {"X-Api-Key": created["api_key"], "X-Api-Secret": created["api_secret"]}

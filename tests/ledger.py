@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from paygate.db import cursor
 from paygate.storage import fetch_all, ledger
+from paygate.storage.db import cursor
 from paygate.storage.ledger import Books
 
 UNSETTLED_PAYMENTS = ("pending", "processing", "capture_pending", "void_pending")

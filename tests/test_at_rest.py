@@ -18,11 +18,13 @@ import psycopg2
 import pytest
 import redis as sync_redis
 
-from paygate import crypto, idempotency, migrations
-from paygate.cards import luhn_valid
-from paygate.db import create_pool
-from paygate.operations.merchants import create_merchant
-from paygate.resources import sql_dir
+from paygate.core import idempotency
+from paygate.core.cards import luhn_valid
+from paygate.core.operations.merchants import create_merchant
+from paygate.infra import crypto
+from paygate.infra.resources import sql_dir
+from paygate.storage import migrations
+from paygate.storage.db import create_pool
 
 from .api import create_order, wait_final
 from .conftest import MASTER_KEY, build_config, paygate_env, run_paygate

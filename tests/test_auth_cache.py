@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from paygate.crypto import SecretBox, hash_secret
-from paygate.operations.merchants import rotate_api_secret
+from paygate.core.operations.merchants import rotate_api_secret
+from paygate.infra.crypto import SecretBox, hash_secret
 
 from .conftest import MASTER_KEY
 
@@ -72,7 +72,7 @@ def test_a_read_that_began_before_a_rotation_is_not_remembered():
     """Request A reads the row, a rotation commits and forgets the merchant, then A would remember the old hash."""
     import time
 
-    from paygate.authcache import MerchantCache
+    from paygate.infra.authcache import MerchantCache
 
     cache = MerchantCache(ttl=60)
     row = {"id": "mer_0123456789abcdef", "api_secret_hash": "old"}

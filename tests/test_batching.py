@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from paygate.batching import Batcher
+from paygate.infra.batching import Batcher
 
 from .api import create_order
 

@@ -10,8 +10,8 @@ import pytest
 from pytest import param
 from yarl import URL
 
-from paygate.openapi import operations
-from paygate.schemas import MAX_CONTAINERS, MAX_DEPTH
+from paygate.core.schemas import MAX_CONTAINERS, MAX_DEPTH
+from paygate.http.endpoints import operations
 
 API = "/api/v1"
 BAD = "BAD_REQUEST_ERROR"

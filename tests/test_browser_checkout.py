@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from paygate.crypto import SecretBox
-from paygate.idempotency import keyed_request_hash
+from paygate.core.idempotency import keyed_request_hash
+from paygate.infra.crypto import SecretBox
 
 from .api import create_order, pay, wait_final
 from .browser import (

@@ -22,10 +22,10 @@ from aiohttp import web
 from playwright.async_api import expect
 from standardwebhooks import Webhook
 
-from paygate.states import STATUSES
+from paygate.core.states import STATUSES
 
 from .api import create_order, get, pay, wait_final
-from .browser import DESKTOP, PHONE, Site, open_page
+from .browser import DESKTOP, PHONE, REPO_STATIC, Site, open_page
 from .conftest import paygate_env
 from .receiver import statuses
 
@@ -158,7 +158,10 @@ async def test_dashboard_is_served_with_a_strict_policy_and_no_inline_code(serve
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{server.base_url}/dashboard", allow_redirects=False) as resp:
             assert resp.status in (301, 302, 307, 308) and resp.headers["Location"].endswith("/dashboard/")
-        for name in ("", "app.js", "app.css"):
+        modules = sorted(p.name for p in (REPO_STATIC / "dashboard").glob("*.js"))
+        assert "app.js" in modules
+        scripts = ""
+        for name in ("", "app.css", *modules):
             async with session.get(f"{server.base_url}/dashboard/{name}") as resp:
                 assert resp.status == 200, name
                 policy = resp.headers["Content-Security-Policy"]
@@ -169,11 +172,14 @@ async def test_dashboard_is_served_with_a_strict_policy_and_no_inline_code(serve
                 assert not re.search(r"<script(?![^>]*\bsrc=)", text)
                 assert " style=" not in text and "<style" not in text
                 assert not re.search(r"(src|href)=\"(https?:)?//", text)
-            if name == "app.js":
-                assert "innerHTML" not in text and "insertAdjacentHTML" not in text
-                # Its only URLs: the SVG namespace (a name, never fetched) and a placeholder.
-                assert set(re.findall(r"https?://[^\s\"')]+", text)) == {
-                    "http://www.w3.org/2000/svg", "https://shop.example/hooks/paygate"}
+            elif name.endswith(".js"):
+                assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "outerHTML" not in text, name
+                # Modules import only modules of this folder.
+                assert all(m.startswith("./") for m in re.findall(r"^import .* from \"([^\"]+)\";", text, re.M)), name
+                scripts += text
+        # Their only URLs: the SVG namespace (a name, never fetched) and a placeholder.
+        assert set(re.findall(r"https?://[^\s\"')]+", scripts)) == {
+            "http://www.w3.org/2000/svg", "https://shop.example/hooks/paygate"}
 
 
 async def test_sign_in_capture_and_refund_then_the_refund_and_its_webhook_show(

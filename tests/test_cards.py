@@ -1,4 +1,4 @@
-"""Table-driven tests for paygate.cards."""
+"""Table-driven tests for paygate.core.cards."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from paygate.cards import (
+from paygate.core.cards import (
     VALID_LENGTHS,
     VPA_PATTERN,
     cvv_length,
@@ -23,7 +23,7 @@ TODAY = datetime.date(2026, 6, 15)
 
 
 def luhn(body: str) -> str:
-    """body with the Luhn check digit appended, computed independently of paygate.cards."""
+    """body with the Luhn check digit appended, computed independently of paygate.core.cards."""
     total = 0
     # Walking body from the right, the first digit is doubled (the check digit will follow it).
     for i, ch in enumerate(reversed(body)):
@@ -129,7 +129,7 @@ def test_detect_network(number, network):
 
 def test_prefix_table_has_no_same_length_overlaps():
     # "Longest prefix wins" is only deterministic if equal-length prefixes never overlap.
-    from paygate.cards import _RANGES
+    from paygate.core.cards import _RANGES
 
     seen: dict[str, str] = {}
     for low, high, network in _RANGES:

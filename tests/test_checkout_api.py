@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from paygate.processors import testcards
+from paygate.core.processors import testcards
 from paygate.verify import checkout_signature, verify_checkout_signature
 
 from .api import card, create_order, get, wait_final

@@ -158,9 +158,9 @@ async def test_a_worker_that_fell_silent_is_not_listed(config, monkeypatch):
     """A worker whose host vanished stays in the stream's consumer group; its heartbeat, not membership, decides."""
     import redis.asyncio
 
-    from paygate import queue
-    from paygate.operations import status as status_ops
-    from paygate.services import open_services
+    from paygate.core.operations import status as status_ops
+    from paygate.core.services import open_services
+    from paygate.infra import queue
 
     monkeypatch.setattr(queue, "WORKER_SILENT_AFTER", 2)  # 30 s in production
     ghost = redis.asyncio.Redis.from_url(config.redis.url)

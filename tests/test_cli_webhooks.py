@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 
-from paygate import crypto
 from paygate.cli import main
-from paygate.listen import Arrival, create_listener_app
-from paygate.webhooks import signing
+from paygate.commands.listen import Arrival, create_listener_app
+from paygate.core.webhooks import signing
+from paygate.infra import crypto
 
 from .api import get
 from .conftest import free_port, paygate_env, run_paygate
@@ -261,8 +261,8 @@ async def test_listen_command_serves_until_sigint_and_exits_0(paygate_process):
 
 
 def test_trigger_offers_the_events_trigger_fires():
-    from paygate import seed, trigger
-    from paygate.commands import webhooks
+    from paygate.commands import trigger, webhooks
+    from paygate.storage import seed
 
     assert webhooks.TRIGGER_EVENTS == trigger.EVENTS
     assert webhooks.TEST_API_KEY == seed.TEST_MERCHANT["api_key"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from paygate import config as config_mod
 from paygate.cli import main
-from paygate.config import SETTINGS, ConfigError, load
+from paygate.infra.config import ConfigError, load
+from paygate.infra.settings import SETTINGS, example_yaml
 
 from .conftest import REPO
 
@@ -94,7 +94,7 @@ def test_passwords_are_masked_in_messages(tmp_path):
 
 def test_example_file_documents_every_setting_and_is_current():
     text = (REPO / "config.example.yaml").read_text()
-    assert text == config_mod.example_yaml(), "regenerate config.example.yaml from paygate.config.example_yaml()"
+    assert text == example_yaml(), "regenerate config.example.yaml from paygate.infra.settings.example_yaml()"
     for setting in SETTINGS:
         section, key = setting.name.split(".")
         assert f"\n  {key}:" in text.split(f"\n{section}:\n", 1)[1], setting.name

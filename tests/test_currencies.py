@@ -1,10 +1,10 @@
-"""Table-driven tests for paygate.currencies."""
+"""Table-driven tests for paygate.core.currencies."""
 
 from __future__ import annotations
 
 import pytest
 
-from paygate.currencies import CURRENCIES, exponent, format_amount, is_known
+from paygate.core.currencies import CURRENCIES, exponent, format_amount, is_known
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from paygate import sessions
-from paygate.sessions import COOKIE
-from paygate.states import STATUSES
+from paygate.core.states import STATUSES
+from paygate.http import sessions
+from paygate.http.sessions import COOKIE
 
 from .api import create_order, pay, wait_final
 from .test_isolation import ENDPOINTS, call, first  # noqa: F401  (first is a fixture)

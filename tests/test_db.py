@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg2
 import pytest
 
-from paygate import crypto
-from paygate.db import DatabaseUnavailable, Statement, create_pool, cursor, transaction
+from paygate.infra import crypto
 from paygate.storage import fetch_one, merchants
+from paygate.storage.db import DatabaseUnavailable, Statement, create_pool, cursor, transaction
 
 from .conftest import MASTER_KEY
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from paygate import config as config_mod
 from paygate.cli import main
+from paygate.infra import config as config_mod
 
 from .conftest import MASTER_KEY, REPO
 

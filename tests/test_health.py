@@ -21,7 +21,7 @@ async def test_healthz_and_readyz_when_everything_is_up(client):
 
 
 async def test_readyz_is_503_while_migrations_are_pending(aiohttp_client, fresh_database, services):
-    from paygate.app import create_app
+    from paygate.http.app import create_app
 
     client = await aiohttp_client(create_app(build_config(fresh_database, services[1])))
     resp = await client.get("/readyz")
@@ -44,7 +44,7 @@ def own_services(tmp_path):
     """A Postgres and Redis of this test's own, so it can stop and start them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from paygate.embedded import Embedded
+        from paygate.infra.embedded import Embedded
 
         embedded = Embedded(tmp_path / "own")
         urls = embedded.start()
@@ -55,7 +55,7 @@ def own_services(tmp_path):
 def test_the_embedded_postgres_runs_with_its_own_settings(own_services):
     import psycopg2
 
-    from paygate.embedded import SETTINGS
+    from paygate.infra.embedded import SETTINGS
 
     _, (db_url, _) = own_services
     assert SETTINGS["wal_init_zero"] == "off"  # no stall of every commit while a new WAL segment is zero-filled

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from paygate.idempotency import request_hash
+from paygate.core.idempotency import request_hash
 
 from .api import card, create_order, eventually, get
 from .conftest import paygate_env
@@ -149,7 +149,7 @@ async def test_keys_are_scoped_to_the_merchant(client, merchant, other_merchant,
 
 
 async def test_a_key_past_its_ttl_makes_a_new_object_and_is_purged(aiohttp_client, make_app, merchant, pool):
-    from paygate import appkeys
+    from paygate.http import appkeys
 
     client = await aiohttp_client(make_app(workers=True, idempotency__ttl=1, scheduler__interval=3600))
     body = {"amount": 100, "currency": "INR"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from paygate.crypto import BASE62, new_api_key, new_id, random_base62
+from paygate.infra.crypto import BASE62, new_api_key, new_id, random_base62
 
 
 def test_ids_and_keys_have_the_seeds_shapes():

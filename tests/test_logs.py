@@ -9,7 +9,7 @@ import signal
 
 import aiohttp
 
-from paygate.logs import JsonFormatter, mask_card_numbers
+from paygate.infra.logs import JsonFormatter, mask_card_numbers
 
 from .api import card
 from .conftest import MASTER_KEY, paygate_env
@@ -90,8 +90,8 @@ def test_a_card_number_that_slips_into_a_log_line_is_masked():
 
 def test_text_logs_write_request_and_job_lines_plainly_and_masked(capsys):
     """In text format the per-request and per-job streams skip rich (about a millisecond a line) and still mask."""
-    from paygate import config as config_mod
-    from paygate import logs
+    from paygate.infra import config as config_mod
+    from paygate.infra import logs
 
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level

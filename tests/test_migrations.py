@@ -8,7 +8,7 @@ import sys
 
 import psycopg2
 
-from paygate import migrations
+from paygate.storage import migrations
 
 from .conftest import REPO, paygate_env, run_paygate
 

@@ -15,9 +15,12 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 from yarl import URL
 
-from paygate import openapi
-from paygate.app import create_app
-from paygate.openapi import document, make_validating_middleware, operations
+from paygate.http import openapi
+from paygate.http.app import create_app
+from paygate.http.endpoints import operations
+from paygate.http.openapi import document
+
+from .openapi_validation import make_validating_middleware
 
 API = "/api/v1"
 

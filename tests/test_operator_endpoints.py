@@ -9,8 +9,8 @@ import time
 
 import redis as sync_redis
 
-from paygate import config as config_mod
 from paygate.commands.dev import DEV_DEFAULTS
+from paygate.infra import config as config_mod
 
 from .api import create_order, pay
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 
-from paygate.db import Statement, cursor, transaction
 from paygate.storage import payments, webhooks
+from paygate.storage.db import Statement, cursor, transaction
 
 BACKLOG = 3000
 

@@ -28,7 +28,7 @@ class StoppablePostgres:
     def __init__(self, directory):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-            from paygate.embedded import EmbeddedPostgres
+            from paygate.infra.embedded import EmbeddedPostgres
 
         self.embedded = EmbeddedPostgres(directory)
         self.url = self.embedded.start()
@@ -127,7 +127,7 @@ class Load:
 
 async def test_the_pool_answers_unavailable_once_warned_and_recovers_without_a_broken_connection(
         own_postgres, caplog):
-    from paygate.db import DatabaseUnavailable, create_pool, cursor, transaction
+    from paygate.storage.db import DatabaseUnavailable, create_pool, cursor, transaction
 
     from .conftest import build_config
 
@@ -158,7 +158,7 @@ async def test_the_pool_answers_unavailable_once_warned_and_recovers_without_a_b
 
 
 async def test_no_free_connection_within_database_timeout_is_unavailable_not_a_wait(own_postgres, caplog):
-    from paygate.db import DatabaseUnavailable, create_pool, cursor
+    from paygate.storage.db import DatabaseUnavailable, create_pool, cursor
 
     from .conftest import build_config
 
@@ -184,7 +184,7 @@ async def test_no_free_connection_within_database_timeout_is_unavailable_not_a_w
 async def test_a_statement_error_is_not_an_outage(own_postgres):
     import psycopg2
 
-    from paygate.db import create_pool, transaction
+    from paygate.storage.db import create_pool, transaction
 
     from .conftest import build_config
 

@@ -119,7 +119,7 @@ async def test_a_consumer_killed_holding_100_entries_leaves_them_to_another_with
     acquirer once."""
     import redis.asyncio
 
-    from paygate.queue import GROUP, stream
+    from paygate.infra.queue import GROUP, stream
 
     env = paygate_env(*clean_state, PAYGATE_WORKER__CLAIM_AFTER="3", PAYGATE_WORKER__CONCURRENCY="100",
                       PAYGATE_WORKER__BATCH="100", PAYGATE_LOGGING__FORMAT="json")

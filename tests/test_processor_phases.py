@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from paygate import appkeys
-from paygate.db import cursor
-from paygate.operations import status
-from paygate.operations.processing import process_refund
-from paygate.processors import simulator
+from paygate.core.operations import status
+from paygate.core.operations.processing import process_refund
+from paygate.core.processors import simulator
+from paygate.http import appkeys
 from paygate.storage import fetch_all
+from paygate.storage.db import cursor
 
 from .api import create_order, event_types, get, pay, wait_final
 from .ledger import disagreements, unsettled
@@ -278,7 +278,7 @@ async def test_a_duplicated_refund_job_calls_the_processor_once(client, merchant
     services = client.app[appkeys.SERVICES]
     order = await create_order(client, headers)
     payment = await pay(client, headers, order["id"])
-    from paygate.operations.processing import process_payment
+    from paygate.core.operations.processing import process_payment
 
     assert await process_payment(services, payment["id"]) == "success"
     status, refund = await post(client, headers, f"/api/v1/payments/{payment['id']}/refunds")

@@ -11,9 +11,9 @@ from http.cookies import SimpleCookie
 import pytest
 from aiohttp import web
 
-from paygate import proxies
-from paygate.config import ConfigError, load
-from paygate.sessions import COOKIE
+from paygate.http import proxies
+from paygate.http.sessions import COOKIE
+from paygate.infra.config import ConfigError, load
 
 from .api import create_order
 

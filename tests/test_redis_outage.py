@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from paygate.app import create_app
+from paygate.http.app import create_app
 
 from .api import card, create_order, get, pay, wait_final
 from .conftest import build_config, paygate_env
@@ -30,7 +30,7 @@ def own_redis(tmp_path):
     """A Redis of this test's own, which it may stop and start again (same port, same data)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from paygate.embedded import EmbeddedRedis
+        from paygate.infra.embedded import EmbeddedRedis
 
         redis = EmbeddedRedis(tmp_path / "redis")
         redis.start()

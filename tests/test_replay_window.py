@@ -10,11 +10,16 @@ import pytest
 from click.testing import CliRunner
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from paygate import crypto
 from paygate.cli import main
-from paygate.listen import Arrival, create_listener_app
-from paygate.verify import WebhookRejected, verify_standard_webhook, verify_webhook, verify_webhook_signature
-from paygate.webhooks import signing
+from paygate.commands.listen import Arrival, create_listener_app
+from paygate.core.webhooks import signing
+from paygate.infra import crypto
+from paygate.verify import (
+    WebhookRejected,
+    verify_standard_webhook,
+    verify_webhook,
+    verify_webhook_signature,
+)
 
 from .api import create_order, pay, wait_final
 

@@ -11,10 +11,10 @@ import psycopg2
 import pytest
 import redis as sync_redis
 
-from paygate.db import cursor
-from paygate.embedded import EmbeddedRedis
-from paygate.sessions import CLOCK_MARGIN, COOKIE
+from paygate.http.sessions import CLOCK_MARGIN, COOKIE
+from paygate.infra.embedded import EmbeddedRedis
 from paygate.storage import sessions as ended_sessions
+from paygate.storage.db import cursor
 
 from .test_dashboard_api import SESSION, Browser, csrf, sign_in
 

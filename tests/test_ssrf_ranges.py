@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from paygate.webhooks import ssrf
+from paygate.core.webhooks import ssrf
 
 # (address, the class it is refused as)
 WRAPPED = [

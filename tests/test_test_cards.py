@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from paygate import crypto
-from paygate.cards import validate_card, vpa_valid
-from paygate.db import transaction
-from paygate.openapi import document
-from paygate.operations.merchants import create_merchant
-from paygate.processors import simulator, testcards
-from paygate.processors.testcards import TEST_INSTRUMENTS
+from paygate.core.cards import validate_card, vpa_valid
+from paygate.core.operations.merchants import create_merchant
+from paygate.core.processors import simulator, testcards
+from paygate.core.processors.testcards import TEST_INSTRUMENTS
+from paygate.http.openapi import document
+from paygate.infra import crypto
+from paygate.storage.db import transaction
 
 from .api import create_order
 from .browser import PHONE, open_page
 from .conftest import MASTER_KEY
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-REGENERATE = ".venv/bin/python -m paygate.processors.testcards --readme README.md"
+REGENERATE = ".venv/bin/python -m paygate.core.processors.testcards --readme README.md"
 
 
 def test_the_readme_shows_the_table_as_rendered():

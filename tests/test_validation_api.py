@@ -14,8 +14,8 @@ import pytest
 from pytest import param
 from yarl import URL
 
-from paygate.cards import detect_network
-from paygate.openapi import operations
+from paygate.core.cards import detect_network
+from paygate.http.endpoints import operations
 
 API = "/api/v1"
 BAD = "BAD_REQUEST_ERROR"

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from paygate import appkeys
-from paygate.operations import webhooks as webhook_ops
+from paygate.core.operations import webhooks as webhook_ops
+from paygate.core.webhooks.delivery import new_session
+from paygate.http import appkeys
 from paygate.storage import events, webhooks
-from paygate.webhooks.delivery import new_session
 
 from .test_webhooks import _set_url
 

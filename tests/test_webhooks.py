@@ -11,8 +11,8 @@ import time
 import pytest
 from standardwebhooks import Webhook
 
-from paygate import appkeys
-from paygate.operations.processing import process_payments
+from paygate.core.operations.processing import process_payments
+from paygate.http import appkeys
 
 from .api import create_order, eventually, get, pay, wait_final
 from .receiver import statuses

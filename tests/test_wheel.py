@@ -44,7 +44,7 @@ async def test_wheel_installs_migrates_and_serves_without_the_source_tree(tmp_pa
     workdir.mkdir()
     env = paygate_env(fresh_database, services[1])
     paygate = str(env_dir / "bin" / "paygate")
-    located = subprocess.run([str(python), "-c", "from paygate.resources import sql_dir; print(sql_dir())"],
+    located = subprocess.run([str(python), "-c", "from paygate.infra.resources import sql_dir; print(sql_dir())"],
                              cwd=workdir, env=env, capture_output=True, text=True, check=True)
     assert str(env_dir) in located.stdout  # the installed copy, not the repository's
 

@@ -19,8 +19,8 @@ from . import devstate
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..config import Config
-    from ..services import Services
+    from ..core.services import Services
+    from ..infra.config import Config
 
 WIDE = 200  # columns of a table written to a pipe or a file, so that its lines can be grepped whole
 
@@ -53,8 +53,8 @@ def load_config(ctx: click.Context, overrides: dict[str, Any] | None = None,
     """The config from defaults, file, environment and options; with no database.url configured, the
     services of a `paygate dev` running on the data directory (see ``devstate``). ``required=False``
     leaves the URLs unchecked, for commands that find out where to listen before they start services."""
-    from .. import config as config_mod
-    from ..logs import setup
+    from ..infra import config as config_mod
+    from ..infra.logs import setup
 
     path = ctx.obj["config_path"]
     role_defaults = dict(role_defaults or {})
@@ -78,8 +78,9 @@ def load_config(ctx: click.Context, overrides: dict[str, Any] | None = None,
 
 def run(coro: Awaitable, runner: Callable[[Awaitable], Any] = asyncio.run) -> Any:
     """Run a coroutine; operator-facing failures become one line and exit code 1."""
-    from .. import crypto, migrations
-    from ..errors import StartupError
+    from ..infra import crypto
+    from ..infra.errors import StartupError
+    from ..storage import migrations
 
     try:
         return runner(coro)
@@ -89,7 +90,7 @@ def run(coro: Awaitable, runner: Callable[[Awaitable], Any] = asyncio.run) -> An
 
 def run_operation(coro: Awaitable) -> Any:
     """``run``, and a refusal from the operations layer becomes one line and exit code 1 too."""
-    from ..errors import PaygateError
+    from ..infra.errors import PaygateError
 
     try:
         return run(coro)
@@ -99,7 +100,7 @@ def run_operation(coro: Awaitable) -> Any:
 
 @asynccontextmanager
 async def pool(config: Config):
-    from ..db import create_pool
+    from ..storage.db import create_pool
 
     opened = await create_pool(config)
     try:
@@ -112,8 +113,8 @@ async def pool(config: Config):
 @asynccontextmanager
 async def operator_services(config: Config) -> AsyncIterator[Services]:
     """What the app's operations need, without HTTP or workers: for commands that act and exit."""
-    from ..broker import create_redis
-    from ..services import open_services
+    from ..core.services import open_services
+    from ..infra.broker import create_redis
 
     # Fail fast, in one line, when Redis is down, before anything waits on it.
     await (await create_redis(config)).aclose()
@@ -123,7 +124,7 @@ async def operator_services(config: Config) -> AsyncIterator[Services]:
 
 def require_master_key(config: Config) -> None:
     """Webhook secrets are sealed under the master key; outside paygate dev there is no default."""
-    from .. import crypto
+    from ..infra import crypto
 
     if not config.security.master_key:
         raise BadConfig("security.master_key: required; generate one with "
@@ -135,7 +136,7 @@ def require_master_key(config: Config) -> None:
 
 
 def secret_box(config: Config):
-    from .. import crypto
+    from ..infra import crypto
 
     return crypto.SecretBox(config.security.master_key)
 

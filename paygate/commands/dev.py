@@ -35,8 +35,8 @@ def register(main: click.Group) -> None:
 def dev(ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None, reset: bool,
         no_worker: bool) -> None:
     """Everything on one machine: embedded Postgres and Redis, migrate, seed, serve."""
-    from ..embedded import Embedded
-    from ..errors import StartupError
+    from ..infra.embedded import Embedded
+    from ..infra.errors import StartupError
 
     # Host and port first, and whether the port is free, before anything starts.
     listen = load_config(ctx, overrides={"server.host": host, "server.port": port}, required=False).server
@@ -73,8 +73,8 @@ def dev(ctx: click.Context, host: str | None, port: int | None, data_dir: Path |
 
 
 async def _prepare(config) -> dict:
-    from .. import migrations
-    from ..seed import seed_test_merchant
+    from ..storage import migrations
+    from ..storage.seed import seed_test_merchant
     from .context import pool
 
     async with pool(config) as opened:
@@ -88,7 +88,7 @@ def _raise_keyboard_interrupt(signum, frame):
 
 def _dev_master_key(data_dir: Path) -> Path:
     """Generated once per data directory and kept there, so sealed secrets open on the next start."""
-    from .. import crypto
+    from ..infra import crypto
 
     path = data_dir / "master.key"
     if not path.exists():

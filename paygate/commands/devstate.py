@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..embedded import process_alive
+from ..infra.embedded import process_alive
 
 STATE_FILE = "dev.json"
 

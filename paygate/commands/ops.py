@@ -35,7 +35,7 @@ def register(main: click.Group) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, watch: bool) -> None:
     """Queues, connected workers, due and failed webhook deliveries, and failures in the last hour."""
-    from ..operations import status as status_ops
+    from ..core.operations import status as status_ops
 
     config = load_config(ctx)
 
@@ -62,7 +62,7 @@ async def _watch(config, as_json: bool) -> None:
     import json
     import signal
 
-    from ..operations import status as status_ops
+    from ..core.operations import status as status_ops
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -104,7 +104,7 @@ def render_status(report: dict):
     from rich.markup import escape
     from rich.table import Table
 
-    from ..operations.status import QUEUE_STATES
+    from ..core.operations.status import QUEUE_STATES
 
     queues = Table(title="queues", title_justify="left")
     for column in ("queue", *QUEUE_STATES, "oldest active"):
@@ -150,7 +150,7 @@ def merchants() -> None:
 
 def _merchant_row(row: dict) -> dict:
     """What an operator may see of a merchant: never a secret, hashed or sealed."""
-    from ..views import iso
+    from ..core.views import iso
 
     return {"merchant_id": row["id"], "name": row["name"], "email": row["email"], "api_key": row["api_key"],
             "webhook_url": row["webhook_url"], "webhook_enabled": row["webhook_enabled"],
@@ -167,8 +167,8 @@ def create_merchant(ctx: click.Context, name: str, email: str, webhook_url: str 
     """A new merchant with fresh credentials; its API secret and webhook secret are shown this once."""
     from rich.markup import escape
 
-    from ..operations import merchants as merchant_ops
-    from ..webhooks import ssrf
+    from ..core.operations import merchants as merchant_ops
+    from ..core.webhooks import ssrf
 
     config = load_config(ctx)
     require_master_key(config)
@@ -196,7 +196,7 @@ def create_merchant(ctx: click.Context, name: str, email: str, webhook_url: str 
 @click.pass_context
 def list_merchants(ctx: click.Context, as_json: bool) -> None:
     """Every merchant, oldest first (no secrets)."""
-    from ..operations import merchants as merchant_ops
+    from ..core.operations import merchants as merchant_ops
 
     config = load_config(ctx)
 
@@ -255,7 +255,7 @@ def _merchant_blocks(rows: list[dict]):
 @click.pass_context
 def rotate_secret(ctx: click.Context, merchant_id: str, as_json: bool) -> None:
     """A new API secret for MERCHANT_ID, shown this once; the old one is refused from now on."""
-    from ..operations import merchants as merchant_ops
+    from ..core.operations import merchants as merchant_ops
 
     config = load_config(ctx)
     require_master_key(config)

@@ -14,7 +14,7 @@ import click
 from .context import console, load_config, operator_services, print_json, run_operation
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from ..core.services import Services
 
 # What an answer that is still pending at the processor means, per command (the API's 202).
 PENDING = {
@@ -38,7 +38,7 @@ def payments() -> None:
 
 def _for_owner(ctx: click.Context, payment_id: str, act: Callable[[Services, dict], Awaitable[dict]]) -> dict:
     """``act(services, merchant)`` for the merchant that owns PAY_ID; an unknown id is one line, exit code 1."""
-    from ..operations.payments import payment_owner
+    from ..core.operations.payments import payment_owner
 
     config = load_config(ctx)
 
@@ -50,7 +50,7 @@ def _for_owner(ctx: click.Context, payment_id: str, act: Callable[[Services, dic
 
 
 def _money(amount: int, currency: str) -> str:
-    from ..currencies import format_amount
+    from ..core.currencies import format_amount
 
     return f"{currency} {format_amount(amount, currency)}"
 
@@ -104,7 +104,7 @@ def _report(payment: dict, status: int, command: str, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, payment_id: str, as_json: bool) -> None:
     """PAY_ID, as its merchant sees it in the API."""
-    from ..operations.payments import get_payment
+    from ..core.operations.payments import get_payment
 
     payment = _for_owner(ctx, payment_id, lambda services, owner: get_payment(services, owner, payment_id))
     if as_json:
@@ -123,9 +123,9 @@ def capture(ctx: click.Context, payment_id: str, amount: int | None, as_json: bo
     """Capture all or part of PAY_ID's authorization.
 
     A payment is captured once; the processor releases what is not captured."""
-    from ..idempotency import Receipt
-    from ..operations.payments import capture_payment
-    from ..schemas import CaptureRequest
+    from ..core.idempotency import Receipt
+    from ..core.operations.payments import capture_payment
+    from ..core.schemas import CaptureRequest
 
     receipt = Receipt(200)  # no key: it only tells a settled answer (200) from a pending one (202)
     payment = _for_owner(ctx, payment_id, lambda services, owner: capture_payment(
@@ -141,8 +141,8 @@ def cancel(ctx: click.Context, payment_id: str, as_json: bool) -> None:
     """Cancel (void) PAY_ID's uncaptured authorization.
 
     The shopper's funds are released, and the payment's order can be paid again."""
-    from ..idempotency import Receipt
-    from ..operations.payments import cancel_payment
+    from ..core.idempotency import Receipt
+    from ..core.operations.payments import cancel_payment
 
     receipt = Receipt(200)
     payment = _for_owner(ctx, payment_id, lambda services, owner: cancel_payment(

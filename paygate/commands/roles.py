@@ -21,8 +21,8 @@ from .context import (
 )
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..migrations import MigrationState
+    from ..infra.config import Config
+    from ..storage.migrations import MigrationState
 
 NO_WORKER = click.option("--no-worker", is_flag=True, help="Serve HTTP only; run `paygate worker` elsewhere.")
 
@@ -38,7 +38,7 @@ def register(main: click.Group) -> None:
 @click.pass_context
 def migrate(ctx: click.Context, show_status: bool, as_json: bool) -> None:
     """Apply pending schema migrations (safe to run from several places at once)."""
-    from .. import migrations
+    from ..storage import migrations
 
     config = load_config(ctx)
 
@@ -80,7 +80,7 @@ def _print_status(states: list[MigrationState], as_json: bool) -> None:
 @click.pass_context
 def seed(ctx: click.Context, as_json: bool) -> None:
     """Create the test merchant (key_test_abc123 / secret_test_xyz789) unless it exists."""
-    from ..seed import seed_test_merchant
+    from ..storage.seed import seed_test_merchant
 
     config = load_config(ctx)
 
@@ -105,7 +105,7 @@ def check_port_free(host: str, port: int) -> None:
     """Fail in one line, before anything starts, when the port is taken (exit code 2)."""
     import socket
 
-    from ..serving import bind_error
+    from ..http.serving import bind_error
 
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -123,9 +123,10 @@ def check_port_free(host: str, port: int) -> None:
 def serve_app(config: Config, host: str, port: int, *, workers: bool,
               banner: Callable[[], None] | None = None) -> None:
     """Serve until SIGINT/SIGTERM; ``banner`` is printed once the port is bound."""
-    from .. import migrations, serving
-    from ..app import create_app
-    from ..errors import StartupError
+    from ..http import serving
+    from ..http.app import create_app
+    from ..infra.errors import StartupError
+    from ..storage import migrations
 
     app = create_app(config, workers=workers)
     try:
@@ -155,7 +156,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, processes: int
         check_port_free(host, port)
         serve_app(config, host, port, workers=not no_worker)
     else:
-        from .. import serving
+        from ..http import serving
 
         sys.exit(serving.serve_processes(config, host, port, processes, workers=not no_worker))
 
@@ -167,7 +168,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, processes: int
 @click.pass_context
 def worker(ctx: click.Context, metrics_port: int | None) -> None:
     """Process queued payments and run the scheduler, without HTTP, until SIGINT or SIGTERM."""
-    from .. import serving
+    from ..http import serving
 
     config = load_config(ctx)
     require_master_key(config)
@@ -181,12 +182,12 @@ async def _work(config: Config, metrics_port: int | None = None) -> None:
 
     from aiohttp import web
 
-    from ..app import create_app
-    from ..serving import bind_error
+    from ..http.app import create_app
+    from ..http.serving import bind_error
 
     app = create_app(config, workers=True, http=False)
     if metrics_port:
-        from ..handlers import metrics as metrics_routes
+        from ..http.handlers import metrics as metrics_routes
 
         app.add_routes(metrics_routes.routes)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)

@@ -11,11 +11,11 @@ from .context import console, load_config, operator_services, pool, print_json, 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ..listen import Arrival
+    from .listen import Arrival
 
-# The events `paygate trigger` fires (paygate.trigger.PAYER has the UPI id behind each; a test keeps them equal).
+# The events `paygate trigger` fires (commands.trigger.PAYER has the UPI id behind each; a test keeps them equal).
 TRIGGER_EVENTS = ("payment.success", "payment.failed", "refund.processed")
-TEST_API_KEY = "key_test_abc123"  # the seed's test merchant (paygate.seed.TEST_MERCHANT)
+TEST_API_KEY = "key_test_abc123"  # the seed's test merchant (paygate.storage.seed.TEST_MERCHANT)
 
 
 def register(main: click.Group) -> None:
@@ -43,9 +43,9 @@ def _when(value: datetime | None) -> str:
 @click.pass_context
 def list_deliveries(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
     """Recent webhook deliveries across all merchants, newest first."""
-    from .. import views
-    from ..db import cursor
+    from ..core import views
     from ..storage import webhooks as storage
+    from ..storage.db import cursor
 
     config = load_config(ctx)
 
@@ -76,7 +76,7 @@ def list_deliveries(ctx: click.Context, status: str | None, limit: int, as_json:
 def _age(ctx: click.Context, param: click.Parameter, value: str | None):
     if value is None:
         return None
-    from ..operations.webhooks import parse_age
+    from ..core.operations.webhooks import parse_age
 
     try:
         return parse_age(value)
@@ -95,7 +95,7 @@ def retry(ctx: click.Context, ids: tuple[str, ...], failed: bool, since, as_json
     """Reset deliveries to pending and queue them now; running workers send them (history is kept)."""
     from datetime import UTC, datetime
 
-    from ..operations import webhooks as operations
+    from ..core.operations import webhooks as operations
 
     if bool(ids) == failed:
         raise click.UsageError("give delivery ids, or --failed (not both)")
@@ -138,7 +138,7 @@ def _deliveries(n: int, kind: str = "") -> str:
 # -- webhooks listen ----------------------------------------------------------------------------------------
 
 def _secret(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from ..listen import check_secret
+    from .listen import check_secret
 
     try:
         return check_secret(value) if value is not None else None
@@ -199,7 +199,7 @@ def listen_command(host: str, port: int, secret: str | None, fail_rate: float, f
     Point a merchant at it with PATCH /api/v1/merchant {"webhook_url": "http://127.0.0.1:4000/"} (or on the
     dashboard's Webhooks page), and pass that merchant's webhook secret as --secret.
     """
-    from .. import listen
+    from . import listen
 
     app = listen.create_listener_app(secret, fail_rate, forward_to, lambda a: print_arrival(a, payload), tolerance)
 
@@ -225,7 +225,7 @@ def trigger_command(ctx: click.Context, event: str, api_key: str, as_json: bool)
     Creates an order and a UPI payment (and a full refund), processes them here, and prints the ids;
     the webhook, if the merchant has a URL, is sent by the running workers (paygate serve or worker).
     """
-    from .. import trigger
+    from . import trigger
 
     config = load_config(ctx)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..db import Cursor, Statement, execute
+from .db import Cursor, Statement, execute
 
 
 def _dicts(cur: Cursor, rows) -> list[dict]:

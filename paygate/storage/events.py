@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ..crypto import new_id
-from ..db import Cursor, Statement, as_columns
+from ..infra.crypto import new_id
 from . import Filters, fetch_one, page, webhooks
+from .db import Cursor, Statement, as_columns
 
 
 async def record(cur: Cursor, merchant_id: str, event_type: str, object_id: str, payload: dict) -> dict:

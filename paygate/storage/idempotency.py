@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..db import Cursor, Statement, execute
 from . import fetch_one
+from .db import Cursor, Statement, execute
 
 _CLAIM = Statement(
     """INSERT INTO idempotency_keys (merchant_id, key, request_method, request_path, request_hash, claim_token,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import aiopg
 
-from ..db import Cursor, Statement, as_columns, cursor, transaction
 from . import fetch_all, fetch_one
+from .db import Cursor, Statement, as_columns, cursor, transaction
 
 # A call made again with its reference is answered from its row; only the count of calls changes.
 _RECORD = Statement(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..db import Cursor
 from . import fetch_all, fetch_one
+from .db import Cursor
 
 
 async def by_api_key(cur: Cursor, api_key: str) -> dict | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..db import Cursor, Statement
 from . import Filters, fetch_all, fetch_one, page
+from .db import Cursor, Statement
 
 
 async def insert(cur: Cursor, order: dict) -> dict:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..db import Cursor, Statement, as_columns
-from ..states import IN_FLIGHT, UNFINISHED
+from ..core.states import IN_FLIGHT, UNFINISHED
 from . import Filters, fetch_all, fetch_one, page, untouched_since
 from . import take_over as _take_over
+from .db import Cursor, Statement, as_columns
 
 # Any number of payments, each with its order's new status (NULL: unchanged) in the same statement.
 _INSERT_MANY = Statement(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..db import Cursor
-from ..states import IN_FLIGHT, UNFINISHED
+from ..core.states import IN_FLIGHT, UNFINISHED
 from . import Filters, fetch_all, fetch_one, page, untouched_since
 from . import take_over as _take_over
+from .db import Cursor
 
 
 async def insert(cur: Cursor, refund: dict) -> dict:

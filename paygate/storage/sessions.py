@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..db import Cursor, Statement
 from . import fetch_one
+from .db import Cursor, Statement
 
 # Every dashboard request runs this: the merchant and the session's sign-out in one round trip, by primary keys.
 _MERCHANT_UNLESS_ENDED = Statement(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..db import Cursor
 from . import fetch_all
+from .db import Cursor
 
 
 async def payments_by_day(cur: Cursor, merchant_id: str, since: datetime) -> list[dict]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..db import Cursor
-from ..states import IN_FLIGHT
+from ..core.states import IN_FLIGHT
 from . import fetch_one
+from .db import Cursor
 
 
 async def failed_deliveries(cur: Cursor) -> int:

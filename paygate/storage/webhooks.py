@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from ..db import Cursor, Statement
+import aiopg
+
 from . import Filters, fetch_all, fetch_one, page
+from .db import Cursor, Statement
 
 # NOTIFY on this channel, with an empty payload, when deliveries may have become due: at commit, every worker
 # role's listener wakes its deliverer, which claims them. Postgres sends one per transaction.
 NOTIFY_CHANNEL = "paygate_webhooks"
+
+
+@asynccontextmanager
+async def announcements(database_url: str) -> AsyncIterator[asyncio.Queue]:
+    """A connection of its own, LISTENing on NOTIFY_CHANNEL: yields the queue its notifications arrive on."""
+    async with aiopg.connect(database_url) as conn:
+        async with conn.cursor() as cur:
+            await cur.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        yield conn.notifies
 
 
 _CLAIM_DUE = Statement(

@@ -1,0 +1,46 @@
+"""Creating and reading orders."""
+
+from __future__ import annotations
+
+from ...infra.crypto import new_id
+from ...infra.errors import no_such
+from ...storage import orders, payments
+from ...storage.db import cursor, transaction
+from .. import views
+from ..idempotency import Receipt
+from ..schemas import OrderCreate
+from ..services import Services
+from ..validation import check_amount, check_currency
+
+
+async def create_order(services: Services, merchant: dict, body: OrderCreate, receipt: Receipt) -> dict:
+    check_amount(body.amount, "amount", services.config.api.max_amount)
+    check_currency(body.currency)
+    async with transaction(services.pool) as cur:
+        row = await orders.insert(cur, {
+            "id": new_id("order"),
+            "merchant_id": merchant["id"],
+            "amount": body.amount,
+            "currency": body.currency,
+            "receipt": body.receipt,
+            "notes": body.notes,
+            "capture_method": body.capture_method,
+        })
+        order = views.order(row)
+        await receipt.record(cur, order)
+    return order
+
+
+async def get_order(services: Services, merchant: dict, order_id: str) -> dict:
+    async with cursor(services.pool) as cur:
+        row = await orders.get(cur, merchant["id"], order_id)
+    if row is None:
+        raise no_such("order", order_id)
+    return views.order(row)
+
+
+async def order_payments(services: Services, merchant: dict, order_id: str) -> list[dict]:
+    async with cursor(services.pool) as cur:
+        if await orders.get(cur, merchant["id"], order_id) is None:
+            raise no_such("order", order_id)
+        return [views.payment(p) for p in await payments.for_order(cur, order_id)]

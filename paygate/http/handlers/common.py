@@ -1,0 +1,147 @@
+"""What every API handler does the same way: services, auth, bodies, list queries."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from ...core import idempotency, schemas, views
+from ...core.idempotency import Receipt, Replay
+from ...core.services import Services
+from ...core.validation import check_time
+from ...infra.errors import BadRequest, UnsupportedMediaType, no_such
+from .. import appkeys, sessions
+from ..auth import authenticate, has_credentials
+
+Model = TypeVar("Model", bound=BaseModel)
+API = "/api/v1"
+
+
+def services(request: web.Request) -> Services:
+    return request.app[appkeys.SERVICES]
+
+
+async def merchant(request: web.Request, *, fresh: bool = False) -> dict:
+    """The merchant by API key and secret, or else by dashboard session (whose writes need its CSRF token).
+
+    ``fresh`` reads a key-authenticated merchant's row now instead of from the short auth cache.
+    """
+    svc = services(request)
+    if has_credentials(request):
+        who = await authenticate(request, svc.pool, None if fresh else svc.merchants)
+    else:
+        who = await sessions.authenticate(request, svc.pool)
+    request[appkeys.MERCHANT_ID] = who["id"]  # for the access log
+    return who
+
+
+JSON = "application/json"
+
+
+async def body(request: web.Request, model: type[Model]) -> Model:
+    """The request's JSON body as ``model``; no body at all reads as ``{}``.
+
+    A body counts as JSON only when the client says so (``application/json``, any parameters): a form or
+    text body, or one with no Content-Type, is refused with 415 rather than guessed at.
+    """
+    raw = await request.read()
+    if raw and request.content_type != JSON:
+        raise UnsupportedMediaType(f"Content-Type must be {JSON}", field="Content-Type")
+    return schemas.parse(model, raw)
+
+
+def respond(data: dict, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data), content_type="application/json")
+
+
+async def idempotent(request: web.Request, who: dict, status: int,
+                     work: Callable[[Receipt], Awaitable[object]]) -> web.Response:
+    """Run a writing operation under the request's Idempotency-Key (if any) and answer with its recorded bytes."""
+    svc = services(request)
+    outcome = await idempotency.claim(svc, who["id"], request.headers.get(idempotency.HEADER), request.method,
+                                      request.path, await request.read(), status)
+    if isinstance(outcome, Replay):
+        return web.Response(status=outcome.status, body=outcome.body, content_type="application/json",
+                            headers={"Idempotent-Replayed": "true"})
+    try:
+        await work(outcome)
+    except BaseException:
+        await idempotency.release(svc, outcome)
+        raise
+    return web.Response(status=outcome.status, body=outcome.body, content_type="application/json")
+
+
+def choice(*allowed: str) -> Callable[[str, str], str]:
+    def parse(value: str, name: str) -> str:
+        if value not in allowed:
+            raise BadRequest(f"{name} must be one of {', '.join(allowed)}", field=name)
+        return value
+
+    return parse
+
+
+def text(value: str, name: str) -> str:
+    if not value or len(value) > 255 or not value.isprintable():
+        raise BadRequest(f"{name} must be 1 to 255 printable characters", field=name)
+    return value
+
+
+INTEGER = re.compile(r"-?[0-9]{1,18}")
+MAX_OFFSET = 1_000_000_000
+
+
+def _integer(query, name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    value = int(raw) if INTEGER.fullmatch(raw) else None
+    if value is None or not low <= value <= high:
+        raise BadRequest(f"{name} must be an integer from {low} to {high}", field=name)
+    return value
+
+
+def object_id(request: web.Request, prefix: str) -> str:
+    """The {id} of the path; one that cannot be a paygate id of this kind is simply not found."""
+    value = request.match_info["id"]
+    if not ID_PATTERN.fullmatch(value) or not value.startswith(prefix + "_"):
+        raise no_such(KINDS[prefix], value)
+    return value
+
+
+ID_PATTERN = re.compile(r"[a-z]{2,8}_[A-Za-z0-9]{8,64}")
+# What each id prefix stands for, in the words a client reads ("no payment 'pay_…'", never "no pay …").
+KINDS = {"order": "order", "pay": "payment", "rfnd": "refund", "evt": "event", "whd": "webhook delivery"}
+
+
+def timestamp(value: str, name: str) -> datetime:
+    """Unix seconds or an ISO 8601 time (as ``check_time`` takes it), in UTC."""
+    if not INTEGER.fullmatch(value):
+        return check_time(value, name, "unix seconds or an ISO 8601 time")
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise BadRequest(f"{name} must be unix seconds or an ISO 8601 time", field=name) from None
+
+
+def list_query(request: web.Request, filters: dict[str, Callable[[str, str], object]]) -> dict:
+    """limit, offset, from, to and the named filters; anything else is refused by name."""
+    query = request.query
+    for name in query:
+        if name not in filters and name not in ("limit", "offset", "from", "to"):
+            raise BadRequest(f"{name} is not a recognised query parameter", field=name)
+    params = {name: parse(query[name], name) for name, parse in filters.items() if name in query}
+    params["created_from"] = timestamp(query["from"], "from") if "from" in query else None
+    params["created_to"] = timestamp(query["to"], "to") if "to" in query else None
+    params["limit"] = _integer(query, "limit", 10, 1, 100)
+    params["offset"] = _integer(query, "offset", 0, 0, MAX_OFFSET)
+    return params
+
+
+def page(rows: list[dict], total: int, params: dict, view: Callable[[dict], dict]) -> web.Response:
+    return respond(views.page([view(r) for r in rows], total, params["limit"], params["offset"]))
