@@ -9,13 +9,13 @@ from functools import cache
 from aiohttp import web
 from aiohttp.payload import BytesPayload
 
-from paygate.http.endpoints import Operation, operations
-from paygate.http.openapi import document
+from paygate.http.endpoints import Operation
+from paygate.http.openapi import document, every_operation
 
 
 @cache
 def _index() -> dict[tuple[str, str], Operation]:
-    return {(op.method, op.path): op for op in operations()}
+    return {(op.method, op.path): op for op in every_operation()}
 
 
 def documented(request: web.Request) -> Operation | None:

@@ -11,7 +11,7 @@ from pytest import param
 from yarl import URL
 
 from paygate.core.schemas import MAX_CONTAINERS, MAX_DEPTH
-from paygate.http.endpoints import operations
+from paygate.http.openapi import every_operation
 
 API = "/api/v1"
 BAD = "BAD_REQUEST_ERROR"
@@ -27,14 +27,14 @@ def nested(depth: int, inner: bytes = b"1") -> bytes:
 def json_routes() -> list:
     """(method, path, auth) of every route that takes a JSON body: the documented ones, and the dashboard sign-in."""
     routes = [param("POST", SIGN_IN, "public", id="signIn")]
-    for op in operations():
+    for op in every_operation():
         if op.request is not None:
             routes.append(param(op.method, op.path.replace("{id}", PAYMENT_ID), op.auth, id=op.operation_id))
     return routes
 
 
 def list_routes() -> list:
-    return [param(op.path, id=op.operation_id) for op in operations()
+    return [param(op.path, id=op.operation_id) for op in every_operation()
             if op.method == "GET" and {q.name for q in op.query} >= {"from", "to"}]
 
 
@@ -51,7 +51,7 @@ async def error_of(resp, status: int, field: str | None = None) -> dict:
 
 
 def test_every_route_that_parses_a_body_is_in_the_table():
-    assert len(json_routes()) == 1 + sum(op.request is not None for op in operations())
+    assert len(json_routes()) == 1 + sum(op.request is not None for op in every_operation())
     assert {"/api/v1/checkout/payments", "/api/v1/orders", "/api/v1/webhooks/recover"} <= {
         case.values[1] for case in json_routes()}
 

@@ -17,8 +17,7 @@ from yarl import URL
 
 from paygate.http import openapi
 from paygate.http.app import create_app
-from paygate.http.endpoints import operations
-from paygate.http.openapi import document
+from paygate.http.openapi import document, every_operation
 
 from .openapi_validation import make_validating_middleware
 
@@ -43,6 +42,51 @@ def test_every_api_route_is_documented_and_every_documented_route_exists(config)
     missing = sorted(documented - served)
     assert not undocumented, f"routes missing from the OpenAPI document: {undocumented}"
     assert not missing, f"documented routes the app does not serve: {missing}"
+
+
+async def test_an_endpoint_declared_once_is_served_and_documented(aiohttp_client, config):
+    """One declaration (Endpoints.operation) adds the route and its operation, with its request and response
+    schemas, to the document the app serves; the app's routes and its document still agree."""
+    from pydantic import BaseModel, ConfigDict
+
+    from paygate.http.app import add_endpoints
+    from paygate.http.endpoints import Endpoints
+
+    class EchoRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        word: str
+
+    class EchoAnswer(BaseModel):
+        word: str
+        length: int
+
+    routes = Endpoints()
+
+    @routes.operation("POST", f"{API}/echo", "echoWord", "Echo a word", "A throwaway endpoint.", "Echo", "none",
+                      200, EchoAnswer, (400,), {"word": "paygate", "length": 7}, EchoRequest, {"word": "paygate"})
+    async def echo(request: web.Request) -> web.Response:
+        word = EchoRequest.model_validate_json(await request.read()).word
+        return web.json_response({"word": word, "length": len(word)})
+
+    app = create_app(config)
+    add_endpoints(app, routes)
+    client = await aiohttp_client(app)
+
+    resp = await client.post(f"{API}/echo", json={"word": "refund"})
+    assert resp.status == 200 and await resp.json() == {"word": "refund", "length": 6}
+    doc = await (await client.get(f"{API}/openapi.json")).json()
+    op = doc["paths"][f"{API}/echo"]["post"]
+    assert op["operationId"] == "echoWord" and op["tags"] == ["Echo"]
+    request_schema = op["requestBody"]["content"]["application/json"]["schema"]
+    answer_schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+    assert request_schema == {"$ref": "#/components/schemas/EchoRequest"}
+    assert answer_schema == {"$ref": "#/components/schemas/EchoAnswer"}
+    assert set(doc["components"]["schemas"]["EchoRequest"]["properties"]) == {"word"}
+    assert set(doc["components"]["schemas"]["EchoAnswer"]["properties"]) == {"word", "length"}
+    served = {r for r in app_routes(app) if r[1].startswith(API + "/")}
+    assert served == {(m.upper(), path) for path, item in doc["paths"].items() for m in item
+                      if path.startswith(API + "/")}
+    assert f"{API}/echo" not in document()["paths"]  # the areas' own document is not touched
 
 
 def test_the_document_is_valid_openapi_3_1():
@@ -74,7 +118,7 @@ def test_every_example_matches_its_schema(where, media):
     assert not problems, f"{where}: {problems}"
 
 
-@pytest.mark.parametrize("op", operations(), ids=lambda op: op.operation_id)
+@pytest.mark.parametrize("op", every_operation(), ids=lambda op: op.operation_id)
 def test_every_operation_is_described_and_documents_its_errors(op):
     built = document()["paths"][op.path][op.method.lower()]
     responses = built["responses"]
@@ -112,7 +156,7 @@ def test_every_operation_is_described_and_documents_its_errors(op):
 
 def test_request_bodies_are_the_schemas_that_parse_them():
     schemas = document()["components"]["schemas"]
-    for op in operations():
+    for op in every_operation():
         if op.request is not None:
             body = document()["paths"][op.path][op.method.lower()]["requestBody"]["content"]["application/json"]
             assert body["schema"] == {"$ref": f"#/components/schemas/{op.request.__name__}"}
@@ -120,7 +164,7 @@ def test_request_bodies_are_the_schemas_that_parse_them():
 
 
 def test_list_operations_document_paging_and_their_filters():
-    for op in operations():
+    for op in every_operation():
         if op.response.__name__.endswith("List") and op.query:
             params = {p["name"]: p for p in document()["paths"][op.path]["get"]["parameters"] if "name" in p}
             assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
@@ -195,5 +239,6 @@ async def test_error_answers_and_undocumented_routes_are_checked_as_served(aioht
 
 
 def test_the_document_is_built_once():
-    assert openapi._document() is openapi._document()
+    every = openapi.every_operation()
+    assert openapi._document(every) is openapi._document(openapi.every_operation())
     assert document() == document() and document() is not document()  # callers get their own copy

@@ -15,7 +15,7 @@ from pytest import param
 from yarl import URL
 
 from paygate.core.cards import detect_network
-from paygate.http.endpoints import operations
+from paygate.http.openapi import every_operation
 
 API = "/api/v1"
 BAD = "BAD_REQUEST_ERROR"
@@ -567,7 +567,7 @@ OBJECTS_BY_ID = [
 
 
 def test_the_table_holds_every_get_by_id_route():
-    documented = {op.path for op in operations() if op.method == "GET" and "{id}" in op.path}
+    documented = {op.path for op in every_operation() if op.method == "GET" and "{id}" in op.path}
     assert documented == {API + case.values[0] for case in OBJECTS_BY_ID}
 
 

@@ -11,8 +11,7 @@ from ..infra.config import Config
 from ..storage.db import create_pool
 from ..worker.runner import WorkerRole
 from . import appkeys, proxies, sessions
-from .handlers import checkout, dashboard, docs, events, health, orders, payments, refunds, testing, webhooks
-from .handlers import metrics as metrics_routes
+from .handlers import AREAS, checkout, dashboard, metrics, testing
 from .middleware import access_middleware, error_middleware, in_flight_middleware, request_id_middleware
 from .ratelimit import RateLimiter
 
@@ -70,11 +69,16 @@ def create_app(config: Config, *, workers: bool = False, http: bool = True) -> w
     app.cleanup_ctx.extend([_postgres, _redis, _services])
     if workers:
         app.cleanup_ctx.append(_workers)
+    app[appkeys.OPERATIONS] = []
     if http:
-        for area in (health, orders, payments, refunds, events, webhooks, checkout, docs, dashboard):
-            app.add_routes(area.routes)
-        if config.api.test_endpoints:
-            app.add_routes(testing.routes)
-        if config.metrics.enabled:
-            app.add_routes(metrics_routes.routes)
+        switched_off = {testing: not config.api.test_endpoints, metrics: not config.metrics.enabled}
+        for area in AREAS:
+            if not switched_off.get(area):
+                add_endpoints(app, area.routes)
     return app
+
+
+def add_endpoints(app: web.Application, routes: web.RouteTableDef) -> None:
+    """Serve ``routes``; those declared as operations (endpoints.Endpoints) are in the app's OpenAPI document."""
+    app.add_routes(routes)
+    app[appkeys.OPERATIONS].extend(getattr(routes, "operations", ()))

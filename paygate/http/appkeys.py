@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from ..infra.config import Config
 from ..storage.db import Pool
-
-if TYPE_CHECKING:
-    pass
 
 CONFIG = web.AppKey("config", Config)
 DB = web.AppKey("db", Pool)
@@ -20,6 +15,8 @@ SERVICES = web.AppKey("services", "Services")
 WORKERS = web.AppKey("workers", "WorkerRole")
 RATE_LIMITER = web.AppKey("rate_limiter", "RateLimiter")
 SNAPSHOTS = web.AppKey("status_snapshots", "Snapshots")  # what /metrics and the test endpoint answer from
+# The documented operations of the routes the app serves, in document order (app.add_endpoints).
+OPERATIONS = web.AppKey("operations", list)
 
 # per-request
 REQUEST_ID = web.RequestKey("request_id", str)

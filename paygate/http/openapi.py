@@ -17,7 +17,7 @@ from .. import __version__
 from ..core import schemas
 from ..core.processors import testcards
 from . import api_models
-from .endpoints import PAYMENT_ID, TEXT, Operation, operations
+from .endpoints import PAYMENT_ID, TEXT, Operation
 
 # -- the document -------------------------------------------------------------------------------------------
 
@@ -60,10 +60,10 @@ SECURITY = {
 }
 
 
-def _schemas() -> dict:
-    models = {op.response for op in operations()} | {api_models.Error}
+def _schemas(operations: tuple[Operation, ...]) -> dict:
+    models = {op.response for op in operations} | {api_models.Error}
     pairs = [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)]
-    requests = {op.request for op in operations() if op.request is not None}
+    requests = {op.request for op in operations if op.request is not None}
     pairs += [(m, "validation") for m in sorted(requests, key=lambda m: m.__name__)]
     _, defs = models_json_schema(pairs, ref_template="#/components/schemas/{model}")
     return defs["$defs"]
@@ -151,9 +151,9 @@ def _operation(op: Operation) -> dict:
     return built
 
 
-def _components() -> dict:
+def _components(operations: tuple[Operation, ...]) -> dict:
     return {
-        "schemas": _schemas(),
+        "schemas": _schemas(operations),
         "securitySchemes": {
             "ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
                        "description": "The merchant's API key; with X-Api-Secret."},
@@ -193,9 +193,9 @@ TEST_CARDS_NOTE = ("Test cards and UPI ids: with a test key these inputs decide 
                    "`processor.success_rate`.")
 
 
-def _build() -> dict:
+def _build(operations: tuple[Operation, ...]) -> dict:
     paths: dict[str, dict] = {}
-    for op in operations():
+    for op in operations:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
     return {
         "openapi": "3.1.0",
@@ -216,17 +216,25 @@ def _build() -> dict:
         },
         "servers": [{"url": "/"}],
         "security": SECURITY["merchant"],
-        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in operations())],
+        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in operations)],
         "paths": paths,
-        "components": _components(),
+        "components": _components(operations),
     }
 
 
 @cache
-def _document() -> dict:
-    return _build()
+def _document(operations: tuple[Operation, ...]) -> dict:
+    return _build(operations)
 
 
-def document() -> dict:
-    """The OpenAPI 3.1 document (a copy of the one built at first use)."""
-    return copy.deepcopy(_document())
+def document(operations: tuple[Operation, ...] | None = None) -> dict:
+    """The OpenAPI 3.1 document of ``operations`` (every area's, by default), built once per set of operations;
+    a copy."""
+    return copy.deepcopy(_document(tuple(every_operation() if operations is None else operations)))
+
+
+def every_operation() -> tuple[Operation, ...]:
+    """The operations of every handler module, in document order (handlers.AREAS)."""
+    from .handlers import AREAS  # here, not at the top: the docs handler imports this module
+
+    return tuple(op for area in AREAS for op in getattr(area.routes, "operations", ()))

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ...core import schemas
 from ...core.operations import checkout as ops
+from ...core.processors import testcards
 from ...core.schemas import CheckoutPaymentCreate
 from ...infra.errors import PaygateError
 from ...infra.resources import static_dir
+from .. import api_models as a
 from .. import appkeys
+from ..endpoints import BODY, IDEMPOTENT, ORDER_ID, PAYMENT_ID, Endpoints, key_query
 from .common import API, body, idempotent, object_id, respond, services
 
-routes = web.RouteTableDef()
+routes = Endpoints()
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -61,13 +65,27 @@ routes.get("/checkout.css")(_static("checkout.css", "text/css; charset=utf-8"))
 routes.get("/checkout-page.js")(_static("checkout-page.js", "text/javascript; charset=utf-8"))
 
 
-@routes.get(f"{API}/checkout/orders/{{id}}")
+@routes.operation(
+    "GET", f"{API}/checkout/orders/{{id}}", "getCheckoutOrder", "Read an order for checkout",
+    "What the hosted page shows: amount, merchant name, whether it can still be paid; with a test "
+    "key (`key_test_…`), also `test_instruments`, the simulator's test cards and UPI ids.", "Checkout",
+    "public", 200, a.CheckoutOrder, (404, 429),
+    {"order": {"id": ORDER_ID, "amount": 50000, "currency": "INR", "amount_display": "500.00",
+               "status": "created"}, "merchant": {"name": "Test Merchant"}, "payable": True,
+     "test_instruments": testcards.as_json()},
+    query=(key_query("order"),))
 async def order(request: web.Request) -> web.Response:
     return respond(await ops.order_for_checkout(services(request), request.query.get("key"),
                                                 object_id(request, "order")))
 
 
-@routes.post(f"{API}/checkout/payments")
+@routes.operation(
+    "POST", f"{API}/checkout/payments", "createCheckoutPayment", "Pay an order from checkout",
+    "The key travels in the body; amount and currency are the order's. Answers status only.",
+    "Checkout", "public", 201, a.CheckoutPayment, (*BODY, 404, 429, *IDEMPOTENT),
+    {"id": PAYMENT_ID, "order_id": ORDER_ID, "status": "pending", "method": "upi"},
+    schemas.CheckoutPaymentCreate,
+    {"key": "key_test_abc123", "order_id": ORDER_ID, "method": "upi", "vpa": "success@paygate"})
 async def pay(request: web.Request) -> web.Response:
     """Under the page's per-attempt Idempotency-Key (optional), claimed for the merchant owning ``key``."""
     svc = services(request)
@@ -76,6 +94,13 @@ async def pay(request: web.Request) -> web.Response:
     return await idempotent(request, merchant, 201, lambda receipt: ops.pay(svc, merchant, payment, receipt))
 
 
-@routes.get(f"{API}/checkout/payments/{{id}}")
+@routes.operation(
+    "GET", f"{API}/checkout/payments/{{id}}", "getCheckoutPayment", "Poll a checkout payment",
+    "Status only; on success, a signature the merchant's server verifies with its API secret.",
+    "Checkout", "public", 200, a.CheckoutPaymentStatus, (404, 429),
+    {"id": PAYMENT_ID, "order_id": ORDER_ID, "status": "success", "method": "upi",
+     "error_code": None, "error_description": None,
+     "signature": "5d1f0c3b9a7e2d4c6b8a0f1e3d5c7b9a2e4f6a8c0b1d3e5f7a9c2b4d6e8f0a1c"},
+    query=(key_query("payment"),))
 async def payment(request: web.Request) -> web.Response:
     return respond(await ops.payment_status(services(request), request.query.get("key"), object_id(request, "pay")))

@@ -6,12 +6,18 @@ from aiohttp import web
 
 from ...core import views
 from ...core.operations.queries import get_event, list_events
+from .. import api_models as a
+from ..endpoints import EVENT, LIST_NOTE, PAGING, PAYMENT_ID, Endpoints, M, example_page, text_query
 from .common import API, list_query, merchant, object_id, page, respond, services, text
 
-routes = web.RouteTableDef()
+routes = Endpoints()
 
 
-@routes.get(f"{API}/events")
+@routes.operation(
+    "GET", f"{API}/events", "listEvents", "List events", LIST_NOTE, "Events", M,
+    200, a.EventList, (400, 401), example_page(EVENT),
+    query=(*PAGING, text_query("type", "only events of this type", "payment.captured"),
+           text_query("object_id", "only events about this object", PAYMENT_ID)))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, {"type": text, "object_id": text})
@@ -19,7 +25,9 @@ async def index(request: web.Request) -> web.Response:
     return page(rows, total, params, views.event)
 
 
-@routes.get(f"{API}/events/{{id}}")
+@routes.operation(
+    "GET", f"{API}/events/{{id}}", "getEvent", "Get an event", "", "Events", M,
+    200, a.Event, (401, 404), EVENT)
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await get_event(services(request), who, object_id(request, "evt")))

@@ -4,23 +4,47 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...core import views
+from ...core import schemas, views
 from ...core.operations import orders as ops
 from ...core.operations.queries import list_orders
 from ...core.schemas import OrderCreate
+from .. import api_models as a
+from ..endpoints import (
+    AT,
+    BODY,
+    IDEMPOTENT,
+    LIST_NOTE,
+    ORDER,
+    PAGING,
+    PAYMENT,
+    Endpoints,
+    M,
+    example_page,
+    status_query,
+    text_query,
+)
 from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
 
-routes = web.RouteTableDef()
+routes = Endpoints()
 
 
-@routes.post(f"{API}/orders")
+@routes.operation(
+    "POST", f"{API}/orders", "createOrder", "Create an order",
+    "The amount the shopper will be asked to pay, in the currency's minor unit.", "Orders", M,
+    201, a.Order, (*BODY, 401, *IDEMPOTENT), {**ORDER, "status": "created", "updated_at": AT},
+    schemas.OrderCreate, {"amount": 50000, "currency": "INR", "receipt": "rcpt_1001",
+                          "notes": {"customer": "c_42"}})
 async def create(request: web.Request) -> web.Response:
     who = await merchant(request)
     order = await body(request, OrderCreate)
     return await idempotent(request, who, 201, lambda receipt: ops.create_order(services(request), who, order, receipt))
 
 
-@routes.get(f"{API}/orders")
+@routes.operation(
+    "GET", f"{API}/orders", "listOrders", "List orders", LIST_NOTE, "Orders", M,
+    200, a.OrderList, (400, 401), example_page(ORDER),
+    query=(*PAGING, status_query("created", "attempted", "paid"),
+           text_query("receipt", "only orders with this receipt", "rcpt_1001")))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, {"status": choice("created", "attempted", "paid"), "receipt": text})
@@ -28,13 +52,18 @@ async def index(request: web.Request) -> web.Response:
     return page(rows, total, params, views.order)
 
 
-@routes.get(f"{API}/orders/{{id}}")
+@routes.operation(
+    "GET", f"{API}/orders/{{id}}", "getOrder", "Get an order", "", "Orders", M,
+    200, a.Order, (401, 404), ORDER)
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await ops.get_order(services(request), who, object_id(request, "order")))
 
 
-@routes.get(f"{API}/orders/{{id}}/payments")
+@routes.operation(
+    "GET", f"{API}/orders/{{id}}/payments", "listOrderPayments", "List an order's payments",
+    "Every payment attempted on the order, in one page (limit is the number returned).", "Orders", M,
+    200, a.PaymentList, (401, 404), example_page(PAYMENT, limit=1))
 async def order_payments(request: web.Request) -> web.Response:
     who = await merchant(request)
     items = await ops.order_payments(services(request), who, object_id(request, "order"))

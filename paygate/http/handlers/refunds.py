@@ -4,17 +4,35 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...core import views
+from ...core import schemas, views
 from ...core.operations import refunds as ops
 from ...core.operations.queries import list_refunds
 from ...core.schemas import RefundCreate
 from ...core.states import STATUSES
+from .. import api_models as a
+from ..endpoints import (
+    BODY,
+    IDEMPOTENT,
+    LIST_NOTE,
+    PAGING,
+    PAYMENT_ID,
+    REFUND,
+    Endpoints,
+    M,
+    example_page,
+    status_query,
+    text_query,
+)
 from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
 
-routes = web.RouteTableDef()
+routes = Endpoints()
 
 
-@routes.post(f"{API}/payments/{{id}}/refunds")
+@routes.operation(
+    "POST", f"{API}/payments/{{id}}/refunds", "createRefund", "Refund a captured payment",
+    "Full (no amount) or partial; several refunds may add up to the captured amount, never more.",
+    "Refunds", M, 201, a.Refund, (*BODY, 401, 404, *IDEMPOTENT), REFUND,
+    schemas.RefundCreate, {"amount": 10000, "reason": "one item returned"})
 async def create(request: web.Request) -> web.Response:
     who = await merchant(request)
     refund = await body(request, RefundCreate)
@@ -22,14 +40,21 @@ async def create(request: web.Request) -> web.Response:
         services(request), who, object_id(request, "pay"), refund, receipt))
 
 
-@routes.get(f"{API}/payments/{{id}}/refunds")
+@routes.operation(
+    "GET", f"{API}/payments/{{id}}/refunds", "listPaymentRefunds", "List a payment's refunds",
+    "Every refund of the payment, in one page (limit is the number returned).", "Refunds", M,
+    200, a.RefundList, (401, 404), example_page(REFUND, limit=1))
 async def for_payment(request: web.Request) -> web.Response:
     who = await merchant(request)
     items = await ops.payment_refunds(services(request), who, object_id(request, "pay"))
     return respond(views.page(items, len(items), len(items), 0))
 
 
-@routes.get(f"{API}/refunds")
+@routes.operation(
+    "GET", f"{API}/refunds", "listRefunds", "List refunds", LIST_NOTE, "Refunds", M,
+    200, a.RefundList, (400, 401), example_page(REFUND),
+    query=(*PAGING, status_query(*STATUSES["refund"]),
+           text_query("payment_id", "only refunds of this payment", PAYMENT_ID)))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, {"status": choice(*STATUSES["refund"]), "payment_id": text})
@@ -37,7 +62,9 @@ async def index(request: web.Request) -> web.Response:
     return page(rows, total, params, views.refund)
 
 
-@routes.get(f"{API}/refunds/{{id}}")
+@routes.operation(
+    "GET", f"{API}/refunds/{{id}}", "getRefund", "Get a refund", "", "Refunds", M,
+    200, a.Refund, (401, 404), REFUND)
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await ops.get_refund(services(request), who, object_id(request, "rfnd")))
