@@ -12,8 +12,8 @@ from ...infra.errors import PaygateError
 from ...infra.resources import static_dir
 from .. import api_models as a
 from .. import appkeys
-from ..endpoints import BODY, IDEMPOTENT, ORDER_ID, PAYMENT_ID, Endpoints, key_query
-from .common import API, body, idempotent, object_id, respond, services
+from ..endpoints import API, BODY, IDEMPOTENT, ORDER_ID, PAYMENT_ID, Endpoints, key_query
+from .common import body, idempotent, object_id, respond, services
 
 routes = Endpoints()
 
@@ -62,6 +62,9 @@ routes.get("/checkout.js")(_static("checkout.js", "text/javascript; charset=utf-
                                    {"Access-Control-Allow-Origin": "*"}))
 routes.get("/checkout")(_static("checkout.html", "text/html; charset=utf-8", {"Content-Security-Policy": PAGE_POLICY}))
 routes.get("/checkout.css")(_static("checkout.css", "text/css; charset=utf-8"))
+routes.get("/checkout-page-core.js")(_static("checkout-page-core.js", "text/javascript; charset=utf-8"))
+routes.get("/checkout-page-fields.js")(_static("checkout-page-fields.js", "text/javascript; charset=utf-8"))
+routes.get("/checkout-page-method.js")(_static("checkout-page-method.js", "text/javascript; charset=utf-8"))
 routes.get("/checkout-page.js")(_static("checkout-page.js", "text/javascript; charset=utf-8"))
 
 
