@@ -18,9 +18,9 @@ from ...core.validation import check_time
 from ...infra.errors import BadRequest, UnsupportedMediaType, no_such
 from .. import appkeys, sessions
 from ..auth import authenticate, has_credentials
+from ..endpoints import TEXT, Query
 
 Model = TypeVar("Model", bound=BaseModel)
-API = "/api/v1"
 
 
 def services(request: web.Request) -> Services:
@@ -129,18 +129,28 @@ def timestamp(value: str, name: str) -> datetime:
         raise BadRequest(f"{name} must be unix seconds or an ISO 8601 time", field=name) from None
 
 
-def list_query(request: web.Request, filters: dict[str, Callable[[str, str], object]]) -> dict:
-    """limit, offset, from, to and the named filters; anything else is refused by name."""
+def list_query(request: web.Request, filters: tuple[Query, ...]) -> dict:
+    """limit, offset, from, to and the filters the operation declares (its ``query`` beyond PAGING), each parsed
+    as its schema says; anything else is refused by name."""
     query = request.query
+    parsers = {f.name: _parser(f) for f in filters}
     for name in query:
-        if name not in filters and name not in ("limit", "offset", "from", "to"):
+        if name not in parsers and name not in ("limit", "offset", "from", "to"):
             raise BadRequest(f"{name} is not a recognised query parameter", field=name)
-    params = {name: parse(query[name], name) for name, parse in filters.items() if name in query}
+    params = {name: parse(query[name], name) for name, parse in parsers.items() if name in query}
     params["created_from"] = timestamp(query["from"], "from") if "from" in query else None
     params["created_to"] = timestamp(query["to"], "to") if "to" in query else None
     params["limit"] = _integer(query, "limit", 10, 1, 100)
     params["offset"] = _integer(query, "offset", 0, 0, MAX_OFFSET)
     return params
+
+
+def _parser(declared: Query) -> Callable[[str, str], str]:
+    if "enum" in declared.schema:
+        return choice(*declared.schema["enum"])
+    if declared.schema == TEXT:
+        return text
+    raise ValueError(f"no parser for the query parameter {declared.name}'s schema {declared.schema}")
 
 
 def page(rows: list[dict], total: int, params: dict, view: Callable[[dict], dict]) -> web.Response:

@@ -9,8 +9,7 @@ from aiohttp import web
 
 from .. import api_models as a
 from .. import appkeys, openapi
-from ..endpoints import Endpoints
-from .common import API
+from ..endpoints import API, Endpoints
 
 routes = Endpoints()
 

@@ -7,20 +7,23 @@ from aiohttp import web
 from ...core import views
 from ...core.operations.queries import get_event, list_events
 from .. import api_models as a
-from ..endpoints import EVENT, LIST_NOTE, PAGING, PAYMENT_ID, Endpoints, M, example_page, text_query
-from .common import API, list_query, merchant, object_id, page, respond, services, text
+from ..endpoints import API, EVENT, LIST_NOTE, PAGING, PAYMENT_ID, Endpoints, M, example_page, text_query
+from .common import list_query, merchant, object_id, page, respond, services
 
 routes = Endpoints()
+
+# The list's filters, declared once: documented, and parsed by list_query.
+FILTERS = (text_query("type", "only events of this type", "payment.captured"),
+           text_query("object_id", "only events about this object", PAYMENT_ID))
 
 
 @routes.operation(
     "GET", f"{API}/events", "listEvents", "List events", LIST_NOTE, "Events", M,
     200, a.EventList, (400, 401), example_page(EVENT),
-    query=(*PAGING, text_query("type", "only events of this type", "payment.captured"),
-           text_query("object_id", "only events about this object", PAYMENT_ID)))
+    query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
-    params = list_query(request, {"type": text, "object_id": text})
+    params = list_query(request, FILTERS)
     rows, total = await list_events(services(request), who, params)
     return page(rows, total, params, views.event)
 

@@ -10,6 +10,7 @@ from ...core.operations.queries import list_orders
 from ...core.schemas import OrderCreate
 from .. import api_models as a
 from ..endpoints import (
+    API,
     AT,
     BODY,
     IDEMPOTENT,
@@ -23,9 +24,13 @@ from ..endpoints import (
     status_query,
     text_query,
 )
-from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
+from .common import body, idempotent, list_query, merchant, object_id, page, respond, services
 
 routes = Endpoints()
+
+# The list's filters, declared once: documented, and parsed by list_query.
+FILTERS = (status_query("created", "attempted", "paid"),
+           text_query("receipt", "only orders with this receipt", "rcpt_1001"))
 
 
 @routes.operation(
@@ -43,11 +48,10 @@ async def create(request: web.Request) -> web.Response:
 @routes.operation(
     "GET", f"{API}/orders", "listOrders", "List orders", LIST_NOTE, "Orders", M,
     200, a.OrderList, (400, 401), example_page(ORDER),
-    query=(*PAGING, status_query("created", "attempted", "paid"),
-           text_query("receipt", "only orders with this receipt", "rcpt_1001")))
+    query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
-    params = list_query(request, {"status": choice("created", "attempted", "paid"), "receipt": text})
+    params = list_query(request, FILTERS)
     rows, total = await list_orders(services(request), who, params)
     return page(rows, total, params, views.order)
 

@@ -11,6 +11,7 @@ from ...core.schemas import CancelRequest, CaptureRequest, PaymentCreate
 from ...core.states import STATUSES
 from .. import api_models as a
 from ..endpoints import (
+    API,
     AT,
     BODY,
     CARD_REQUEST,
@@ -29,9 +30,14 @@ from ..endpoints import (
     status_query,
     text_query,
 )
-from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
+from .common import body, idempotent, list_query, merchant, object_id, page, respond, services
 
 routes = Endpoints()
+
+# The list's filters, declared once: documented, and parsed by list_query.
+FILTERS = (status_query(*STATUSES["payment"]),
+           Query("method", "only payments by this method", {"type": "string", "enum": ["card", "upi"]}),
+           text_query("order_id", "only payments of this order", ORDER_ID))
 
 
 @routes.operation(
@@ -53,16 +59,10 @@ async def create(request: web.Request) -> web.Response:
 @routes.operation(
     "GET", f"{API}/payments", "listPayments", "List payments", LIST_NOTE, "Payments", M,
     200, a.PaymentList, (400, 401), example_page(PAYMENT),
-    query=(*PAGING, status_query(*STATUSES["payment"]),
-           Query("method", "only payments by this method", {"type": "string", "enum": ["card", "upi"]}),
-           text_query("order_id", "only payments of this order", ORDER_ID)))
+    query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
-    params = list_query(request, {
-        "status": choice(*STATUSES["payment"]),
-        "method": choice("card", "upi"),
-        "order_id": text,
-    })
+    params = list_query(request, FILTERS)
     rows, total = await list_payments(services(request), who, params)
     return page(rows, total, params, views.payment)
 

@@ -11,6 +11,7 @@ from ...core.schemas import RefundCreate
 from ...core.states import STATUSES
 from .. import api_models as a
 from ..endpoints import (
+    API,
     BODY,
     IDEMPOTENT,
     LIST_NOTE,
@@ -23,9 +24,13 @@ from ..endpoints import (
     status_query,
     text_query,
 )
-from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
+from .common import body, idempotent, list_query, merchant, object_id, page, respond, services
 
 routes = Endpoints()
+
+# The list's filters, declared once: documented, and parsed by list_query.
+FILTERS = (status_query(*STATUSES["refund"]),
+           text_query("payment_id", "only refunds of this payment", PAYMENT_ID))
 
 
 @routes.operation(
@@ -53,11 +58,10 @@ async def for_payment(request: web.Request) -> web.Response:
 @routes.operation(
     "GET", f"{API}/refunds", "listRefunds", "List refunds", LIST_NOTE, "Refunds", M,
     200, a.RefundList, (400, 401), example_page(REFUND),
-    query=(*PAGING, status_query(*STATUSES["refund"]),
-           text_query("payment_id", "only refunds of this payment", PAYMENT_ID)))
+    query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
-    params = list_query(request, {"status": choice(*STATUSES["refund"]), "payment_id": text})
+    params = list_query(request, FILTERS)
     rows, total = await list_refunds(services(request), who, params)
     return page(rows, total, params, views.refund)
 

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from .. import api_models as a
 from .. import appkeys
-from ..endpoints import Endpoints
-from .common import API, respond
+from ..endpoints import API, Endpoints
+from .common import respond
 
 routes = Endpoints()
 

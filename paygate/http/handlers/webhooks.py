@@ -10,6 +10,7 @@ from ...core.operations.queries import list_deliveries
 from ...core.schemas import EndpointUpdate, RecoverRequest
 from .. import api_models as a
 from ..endpoints import (
+    API,
     ATTEMPT,
     BODY,
     DELIVERY,
@@ -27,9 +28,13 @@ from ..endpoints import (
     status_query,
     text_query,
 )
-from .common import API, body, choice, idempotent, list_query, merchant, object_id, page, respond, services, text
+from .common import body, idempotent, list_query, merchant, object_id, page, respond, services
 
 routes = Endpoints()
+
+# The list of deliveries' filters, declared once: documented, and parsed by list_query.
+FILTERS = (status_query("pending", "success", "failed"),
+           text_query("event", "only deliveries of this event type", "payment.captured"))
 
 
 @routes.operation(
@@ -101,11 +106,10 @@ async def recover(request: web.Request) -> web.Response:
 @routes.operation(
     "GET", f"{API}/webhooks", "listWebhookDeliveries", "List webhook deliveries", LIST_NOTE,
     "Webhooks", M, 200, a.WebhookDeliveryList, (400, 401), example_page(DELIVERY),
-    query=(*PAGING, status_query("pending", "success", "failed"),
-           text_query("event", "only deliveries of this event type", "payment.captured")))
+    query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
-    params = list_query(request, {"status": choice("pending", "success", "failed"), "event": text})
+    params = list_query(request, FILTERS)
     rows, total = await list_deliveries(services(request), who, params)
     return page(rows, total, params, views.delivery)
 
