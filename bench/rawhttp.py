@@ -71,9 +71,12 @@ class Client:
 
     async def request(self, raw: bytes) -> tuple[int, bytes]:
         loop = asyncio.get_running_loop()
-        if self._idle:
+        conn = None
+        while self._idle and conn is None:
             conn = self._idle.pop()
-        else:
+            if not conn.open:  # the server closed it while it waited
+                conn = None
+        if conn is None:
             _, conn = await loop.create_connection(_Connection, self.host, self.port)
             self._all.append(conn)
         conn.answer = loop.create_future()
