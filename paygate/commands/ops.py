@@ -150,7 +150,7 @@ def merchants() -> None:
 
 def _merchant_row(row: dict) -> dict:
     """What an operator may see of a merchant: never a secret, hashed or sealed."""
-    from ..core.views import iso
+    from ..core.models import iso
 
     return {"merchant_id": row["id"], "name": row["name"], "email": row["email"], "api_key": row["api_key"],
             "webhook_url": row["webhook_url"], "webhook_enabled": row["webhook_enabled"],

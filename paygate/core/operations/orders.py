@@ -6,7 +6,7 @@ from ...infra.crypto import new_id
 from ...infra.errors import no_such
 from ...storage import orders, payments
 from ...storage.db import cursor, transaction
-from .. import views
+from .. import models
 from ..idempotency import Receipt
 from ..schemas import OrderCreate
 from ..services import Services
@@ -26,7 +26,7 @@ async def create_order(services: Services, merchant: dict, body: OrderCreate, re
             "notes": body.notes,
             "capture_method": body.capture_method,
         })
-        order = views.order(row)
+        order = models.Order.view(row)
         await receipt.record(cur, order)
     return order
 
@@ -36,11 +36,11 @@ async def get_order(services: Services, merchant: dict, order_id: str) -> dict:
         row = await orders.get(cur, merchant["id"], order_id)
     if row is None:
         raise no_such("order", order_id)
-    return views.order(row)
+    return models.Order.view(row)
 
 
 async def order_payments(services: Services, merchant: dict, order_id: str) -> list[dict]:
     async with cursor(services.pool) as cur:
         if await orders.get(cur, merchant["id"], order_id) is None:
             raise no_such("order", order_id)
-        return [views.payment(p) for p in await payments.for_order(cur, order_id)]
+        return [models.Payment.view(p) for p in await payments.for_order(cur, order_id)]

@@ -10,7 +10,7 @@ from ...infra.errors import BadRequest, Conflict, PaygateError, no_such
 from ...infra.queue import PAYMENTS
 from ...storage import events, merchants, orders, payments
 from ...storage.db import DatabaseUnavailable, cursor, transaction
-from .. import cards, states, views
+from .. import cards, models, states
 from ..idempotency import Receipt
 from ..schemas import CaptureRequest, PaymentCreate
 from ..services import Services
@@ -125,7 +125,7 @@ async def _create_together(services: Services, batch: list[_Create]) -> list[dic
             })
         for i, row in zip(accepted, await payments.insert_many(cur, rows) if rows else [], strict=True):
             create = batch[i]
-            payment = views.payment(row)
+            payment = models.Payment.view(row)
             events.record_later(cur, create.merchant["id"], "payment.created", row["id"], {"payment": payment})
             await create.receipt.record(cur, payment)
             results[i] = payment
@@ -163,7 +163,7 @@ async def get_payment(services: Services, merchant: dict, payment_id: str) -> di
         row = await payments.get(cur, merchant["id"], payment_id)
     if row is None:
         raise no_such("payment", payment_id)
-    return views.payment(row)
+    return models.Payment.view(row)
 
 
 def _not_in_flight(services: Services, row: dict) -> None:
@@ -216,7 +216,7 @@ async def _answer(services: Services, settled: processing.Settled, receipt: Rece
     outcome = settled.outcome
     if not (outcome.approved or outcome.unknown):
         raise BadRequest(outcome.error_description, code=outcome.error_code)
-    payment = views.payment(settled.row)
+    payment = models.Payment.view(settled.row)
     if not settled.receipt_recorded:
         if outcome.unknown:
             receipt.status = 202

@@ -30,7 +30,7 @@ from ...infra.broker import RedisUnavailable
 from ...infra.queue import PAYMENTS
 from ...storage import events, payments, refunds
 from ...storage.db import cursor, transaction
-from .. import states, views
+from .. import models, states
 from ..idempotency import Receipt
 from ..processors import Outcome
 from ..services import Services
@@ -166,7 +166,7 @@ async def _authorize(services: Services, rows: list[dict], *, resume: bool) -> d
         recorded = await payments.record_outcomes(cur, decided)
         for row in recorded:
             states.transition("payment", "processing", row["status"])
-            payment = views.payment(row)
+            payment = models.Payment.view(row)
             if row["status"] == "success":
                 states.transition("order", row["order_status"], "paid")  # raises, and rolls back, on a paid order
                 events.record_later(cur, row["merchant_id"], "payment.success", row["id"], {"payment": payment})
@@ -254,7 +254,7 @@ async def _settle(services: Services, row: dict, operation: str, reference: str,
         row_after = await record(cur, row["id"], row["processor_attempt"], outcome.approved)
         if row_after is None:  # recorded already, by the worker that settled it
             return Settled(outcome, await payments.by_id(cur, row["id"]))
-        payment = views.payment(row_after)
+        payment = models.Payment.view(row_after)
         recorded(cur, outcome, payment)
         if outcome.approved and receipt is not None:
             await receipt.record(cur, payment)
@@ -308,6 +308,6 @@ async def process_refund(services: Services, refund_id: str, *, take_over_after:
             return (await refunds.by_id(cur, refund_id))["status"]
         states.transition("refund", "processing", recorded["status"])
         events.record_later(cur, recorded["merchant_id"], event, refund_id,
-                            {"refund": views.refund(recorded), "payment": views.payment(payment)})
+                            {"refund": models.Refund.view(recorded), "payment": models.Payment.view(payment)})
     metrics.REFUNDS.labels(recorded["status"]).inc()  # counted once: only the worker that recorded it gets here
     return recorded["status"]

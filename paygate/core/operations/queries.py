@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...infra.errors import no_such
 from ...storage import events, orders, payments, refunds, webhooks
 from ...storage.db import cursor
-from .. import views
+from .. import models
 from ..services import Services
 
 
@@ -39,4 +39,4 @@ async def get_event(services: Services, merchant: dict, event_id: str) -> dict:
         row = await events.get(cur, merchant["id"], event_id)
     if row is None:
         raise no_such("event", event_id)
-    return views.event(row)
+    return models.Event.view(row)

@@ -7,7 +7,7 @@ from ...infra.errors import BadRequest, no_such
 from ...infra.queue import REFUNDS
 from ...storage import events, payments, refunds
 from ...storage.db import cursor, transaction
-from .. import views
+from .. import models
 from ..idempotency import Receipt
 from ..schemas import RefundCreate
 from ..services import Services
@@ -56,9 +56,9 @@ async def create_refund(services: Services, merchant: dict, payment_id: str, bod
             "currency": payment["currency"],
             "reason": body.reason,
         })
-        refund = views.refund(row)
+        refund = models.Refund.view(row)
         events.record_later(cur, merchant["id"], "refund.created", row["id"],
-                            {"refund": refund, "payment": views.payment(payment)})
+                            {"refund": refund, "payment": models.Payment.view(payment)})
         await receipt.record(cur, refund)
     services.dispatcher.enqueue_soon(REFUNDS, row["id"])
     return refund
@@ -69,11 +69,11 @@ async def get_refund(services: Services, merchant: dict, refund_id: str) -> dict
         row = await refunds.get(cur, merchant["id"], refund_id)
     if row is None:
         raise no_such("refund", refund_id)
-    return views.refund(row)
+    return models.Refund.view(row)
 
 
 async def payment_refunds(services: Services, merchant: dict, payment_id: str) -> list[dict]:
     async with cursor(services.pool) as cur:
         if await payments.get(cur, merchant["id"], payment_id) is None:
             raise no_such("payment", payment_id)
-        return [views.refund(r) for r in await refunds.for_payment(cur, payment_id)]
+        return [models.Refund.view(r) for r in await refunds.for_payment(cur, payment_id)]

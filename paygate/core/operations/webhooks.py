@@ -17,7 +17,7 @@ from ...infra import authcache, crypto, metrics
 from ...infra.errors import BadRequest, ServiceUnavailable, no_such
 from ...storage import events, merchants, webhooks
 from ...storage.db import DatabaseUnavailable, OperationalError, cursor, transaction
-from .. import views
+from .. import models
 from ..idempotency import Receipt
 from ..schemas import EndpointUpdate, RecoverRequest
 from ..services import Services
@@ -42,7 +42,7 @@ def webhook_secret(services: Services, merchant: dict) -> str:
 
 
 def endpoint_view(services: Services, merchant: dict) -> dict:
-    return views.merchant(merchant, webhook_secret(services, merchant))
+    return models.Merchant.view(merchant, webhook_secret(services, merchant))
 
 
 async def update_endpoint(services: Services, merchant: dict, body: EndpointUpdate) -> dict:
@@ -70,8 +70,8 @@ async def rotate_secret(services: Services, merchant: dict, receipt: Receipt) ->
     overlap = services.config.webhooks.secret_overlap
     async with transaction(services.pool) as cur:
         row = await merchants.rotate_webhook_secret(cur, merchant["id"], box.seal(secret), overlap)
-        result = {**views.merchant(row, secret), "webhook_secret": secret,
-                  "previous_secret_valid_until": views.iso(row["webhook_secret_prev_until"])}
+        result = {**models.Merchant.view(row, secret), "webhook_secret": secret,
+                  "previous_secret_valid_until": models.iso(row["webhook_secret_prev_until"])}
         # Kept sealed for the replay: a merchant whose connection dropped still learns the new secret.
         await receipt.record(cur, result, reveals_secret=True)
     authcache.forget(merchant["id"])
@@ -88,7 +88,7 @@ async def send_test(services: Services, merchant: dict, receipt: Receipt) -> dic
         delivery = await webhooks.for_event(cur, event["id"])
         if delivery is None:  # the URL was cleared since the merchant row was read
             raise BadRequest("set webhook_url with PATCH /api/v1/merchant first")
-        result = {"event": views.event(event), "delivery": views.delivery(delivery)}
+        result = {"event": models.Event.view(event), "delivery": models.WebhookDelivery.view(delivery)}
         await receipt.record(cur, result)
     return result
 
@@ -223,7 +223,7 @@ async def retry_one(services: Services, merchant: dict, delivery_id: str, receip
         reset = await webhooks.retry_now(cur, merchant["id"], [delivery_id])
         if not reset:
             raise no_such("webhook delivery", delivery_id)
-        result = views.delivery(await webhooks.get(cur, merchant["id"], delivery_id))
+        result = models.WebhookDelivery.view(await webhooks.get(cur, merchant["id"], delivery_id))
         await receipt.record(cur, result)
     return result
 
@@ -257,6 +257,6 @@ async def get_delivery(services: Services, merchant: dict, delivery_id: str) -> 
         row = await webhooks.get(cur, merchant["id"], delivery_id)
         if row is None:
             raise no_such("webhook delivery", delivery_id)
-        return views.delivery(row, await webhooks.attempts(cur, delivery_id))
+        return models.WebhookDelivery.view(row, await webhooks.attempts(cur, delivery_id))
 
 

@@ -11,7 +11,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from ...core import idempotency, schemas, views
+from ...core import idempotency, models, schemas
 from ...core.idempotency import Receipt, Replay
 from ...core.services import Services
 from ...core.validation import check_time
@@ -154,4 +154,4 @@ def _parser(declared: Query) -> Callable[[str, str], str]:
 
 
 def page(rows: list[dict], total: int, params: dict, view: Callable[[dict], dict]) -> web.Response:
-    return respond(views.page([view(r) for r in rows], total, params["limit"], params["offset"]))
+    return respond(models.Page.view([view(r) for r in rows], total, params["limit"], params["offset"]))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...core import views
+from ...core import models
 from ...core.operations.queries import get_event, list_events
-from .. import api_models as a
 from ..endpoints import API, EVENT, LIST_NOTE, PAGING, PAYMENT_ID, Endpoints, M, example_page, text_query
 from .common import list_query, merchant, object_id, page, respond, services
 
@@ -19,18 +18,18 @@ FILTERS = (text_query("type", "only events of this type", "payment.captured"),
 
 @routes.operation(
     "GET", f"{API}/events", "listEvents", "List events", LIST_NOTE, "Events", M,
-    200, a.EventList, (400, 401), example_page(EVENT),
+    200, models.EventList, (400, 401), example_page(EVENT),
     query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, FILTERS)
     rows, total = await list_events(services(request), who, params)
-    return page(rows, total, params, views.event)
+    return page(rows, total, params, models.Event.view)
 
 
 @routes.operation(
     "GET", f"{API}/events/{{id}}", "getEvent", "Get an event", "", "Events", M,
-    200, a.Event, (401, 404), EVENT)
+    200, models.Event, (401, 404), EVENT)
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await get_event(services(request), who, object_id(request, "evt")))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...core import schemas, views
+from ...core import models, schemas
 from ...core.operations import orders as ops
 from ...core.operations.queries import list_orders
 from ...core.schemas import OrderCreate
-from .. import api_models as a
 from ..endpoints import (
     API,
     AT,
@@ -36,7 +35,7 @@ FILTERS = (status_query("created", "attempted", "paid"),
 @routes.operation(
     "POST", f"{API}/orders", "createOrder", "Create an order",
     "The amount the shopper will be asked to pay, in the currency's minor unit.", "Orders", M,
-    201, a.Order, (*BODY, 401, *IDEMPOTENT), {**ORDER, "status": "created", "updated_at": AT},
+    201, models.Order, (*BODY, 401, *IDEMPOTENT), {**ORDER, "status": "created", "updated_at": AT},
     schemas.OrderCreate, {"amount": 50000, "currency": "INR", "receipt": "rcpt_1001",
                           "notes": {"customer": "c_42"}})
 async def create(request: web.Request) -> web.Response:
@@ -47,18 +46,18 @@ async def create(request: web.Request) -> web.Response:
 
 @routes.operation(
     "GET", f"{API}/orders", "listOrders", "List orders", LIST_NOTE, "Orders", M,
-    200, a.OrderList, (400, 401), example_page(ORDER),
+    200, models.OrderList, (400, 401), example_page(ORDER),
     query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, FILTERS)
     rows, total = await list_orders(services(request), who, params)
-    return page(rows, total, params, views.order)
+    return page(rows, total, params, models.Order.view)
 
 
 @routes.operation(
     "GET", f"{API}/orders/{{id}}", "getOrder", "Get an order", "", "Orders", M,
-    200, a.Order, (401, 404), ORDER)
+    200, models.Order, (401, 404), ORDER)
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await ops.get_order(services(request), who, object_id(request, "order")))
@@ -67,8 +66,8 @@ async def show(request: web.Request) -> web.Response:
 @routes.operation(
     "GET", f"{API}/orders/{{id}}/payments", "listOrderPayments", "List an order's payments",
     "Every payment attempted on the order, in one page (limit is the number returned).", "Orders", M,
-    200, a.PaymentList, (401, 404), example_page(PAYMENT, limit=1))
+    200, models.PaymentList, (401, 404), example_page(PAYMENT, limit=1))
 async def order_payments(request: web.Request) -> web.Response:
     who = await merchant(request)
     items = await ops.order_payments(services(request), who, object_id(request, "order"))
-    return respond(views.page(items, len(items), len(items), 0))
+    return respond(models.Page.view(items, len(items), len(items), 0))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...core import schemas, views
+from ...core import models, schemas
 from ...core.operations import payments as ops
 from ...core.operations.queries import list_payments
 from ...core.schemas import CancelRequest, CaptureRequest, PaymentCreate
 from ...core.states import STATUSES
-from .. import api_models as a
 from ..endpoints import (
     API,
     AT,
@@ -45,7 +44,7 @@ FILTERS = (status_query(*STATUSES["payment"]),
     "Pays an order by card or UPI. The payment starts `pending` and is processed asynchronously: "
     "poll it or wait for the `payment.success` / `payment.failed` webhook. 404 when the order "
     "is not this merchant's.", "Payments", M,
-    201, a.Payment, (*BODY, 401, 404, *IDEMPOTENT),
+    201, models.Payment, (*BODY, 401, 404, *IDEMPOTENT),
     {**PAYMENT, "status": "pending", "captured": False, "amount_captured": 0, "captured_at": None,
      "updated_at": AT},
     schemas.PaymentCreate, {"order_id": ORDER_ID, "method": "card", "card": CARD_REQUEST})
@@ -58,18 +57,18 @@ async def create(request: web.Request) -> web.Response:
 
 @routes.operation(
     "GET", f"{API}/payments", "listPayments", "List payments", LIST_NOTE, "Payments", M,
-    200, a.PaymentList, (400, 401), example_page(PAYMENT),
+    200, models.PaymentList, (400, 401), example_page(PAYMENT),
     query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, FILTERS)
     rows, total = await list_payments(services(request), who, params)
-    return page(rows, total, params, views.payment)
+    return page(rows, total, params, models.Payment.view)
 
 
 @routes.operation(
     "GET", f"{API}/payments/{{id}}", "getPayment", "Get a payment", "", "Payments", M,
-    200, a.Payment, (401, 404), PAYMENT)
+    200, models.Payment, (401, 404), PAYMENT)
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await ops.get_payment(services(request), who, object_id(request, "pay")))
@@ -84,7 +83,7 @@ async def show(request: web.Request) -> web.Response:
     "`payment.captured` or `payment.capture_failed`. A capture the processor refuses is a 400 with "
     "its code, and the payment stays authorized. 409 `PAYMENT_OPERATION_IN_PROGRESS` while a capture "
     "or cancellation of it is pending.", "Payments", M,
-    200, a.Payment, (*BODY, 401, 404, 409, *IDEMPOTENT),
+    200, models.Payment, (*BODY, 401, 404, 409, *IDEMPOTENT),
     {**PAYMENT, "capture_method": "manual", "amount_captured": 40000, "captured_at": LATER},
     schemas.CaptureRequest, {"amount": 40000}, pending_example=MANUAL_CAPTURE_PENDING)
 async def capture(request: web.Request) -> web.Response:
@@ -103,7 +102,7 @@ async def capture(request: web.Request) -> web.Response:
     "payment still `void_pending`, settled later as for a capture. An authorization left uncaptured "
     "past the authorization window is voided the same way by paygate (`void_reason: expired`, event "
     "`payment.released`).", "Payments", M,
-    200, a.Payment, (*BODY, 401, 404, 409, *IDEMPOTENT),
+    200, models.Payment, (*BODY, 401, 404, 409, *IDEMPOTENT),
     {**MANUAL_AUTHORIZED, "status": "voided", "authorization_released_at": LATER,
      "void_reason": "requested"},
     schemas.CancelRequest, {}, pending_example={**MANUAL_AUTHORIZED, "status": "void_pending",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...core import schemas, views
+from ...core import models, schemas
 from ...core.operations import refunds as ops
 from ...core.operations.queries import list_refunds
 from ...core.schemas import RefundCreate
 from ...core.states import STATUSES
-from .. import api_models as a
 from ..endpoints import (
     API,
     BODY,
@@ -36,7 +35,7 @@ FILTERS = (status_query(*STATUSES["refund"]),
 @routes.operation(
     "POST", f"{API}/payments/{{id}}/refunds", "createRefund", "Refund a captured payment",
     "Full (no amount) or partial; several refunds may add up to the captured amount, never more.",
-    "Refunds", M, 201, a.Refund, (*BODY, 401, 404, *IDEMPOTENT), REFUND,
+    "Refunds", M, 201, models.Refund, (*BODY, 401, 404, *IDEMPOTENT), REFUND,
     schemas.RefundCreate, {"amount": 10000, "reason": "one item returned"})
 async def create(request: web.Request) -> web.Response:
     who = await merchant(request)
@@ -48,27 +47,27 @@ async def create(request: web.Request) -> web.Response:
 @routes.operation(
     "GET", f"{API}/payments/{{id}}/refunds", "listPaymentRefunds", "List a payment's refunds",
     "Every refund of the payment, in one page (limit is the number returned).", "Refunds", M,
-    200, a.RefundList, (401, 404), example_page(REFUND, limit=1))
+    200, models.RefundList, (401, 404), example_page(REFUND, limit=1))
 async def for_payment(request: web.Request) -> web.Response:
     who = await merchant(request)
     items = await ops.payment_refunds(services(request), who, object_id(request, "pay"))
-    return respond(views.page(items, len(items), len(items), 0))
+    return respond(models.Page.view(items, len(items), len(items), 0))
 
 
 @routes.operation(
     "GET", f"{API}/refunds", "listRefunds", "List refunds", LIST_NOTE, "Refunds", M,
-    200, a.RefundList, (400, 401), example_page(REFUND),
+    200, models.RefundList, (400, 401), example_page(REFUND),
     query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, FILTERS)
     rows, total = await list_refunds(services(request), who, params)
-    return page(rows, total, params, views.refund)
+    return page(rows, total, params, models.Refund.view)
 
 
 @routes.operation(
     "GET", f"{API}/refunds/{{id}}", "getRefund", "Get a refund", "", "Refunds", M,
-    200, a.Refund, (401, 404), REFUND)
+    200, models.Refund, (401, 404), REFUND)
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await ops.get_refund(services(request), who, object_id(request, "rfnd")))

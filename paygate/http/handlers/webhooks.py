@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...core import schemas, views
+from ...core import models, schemas
 from ...core.operations import webhooks as ops
 from ...core.operations.queries import list_deliveries
 from ...core.schemas import EndpointUpdate, RecoverRequest
@@ -39,7 +39,7 @@ FILTERS = (status_query("pending", "success", "failed"),
 
 @routes.operation(
     "GET", f"{API}/merchant", "getMerchant", "Get the merchant and its webhook endpoint",
-    "The webhook secret is masked.", "Merchant", M, 200, a.Merchant, (401,), MERCHANT)
+    "The webhook secret is masked.", "Merchant", M, 200, models.Merchant, (401,), MERCHANT)
 async def show_merchant(request: web.Request) -> web.Response:
     who = await merchant(request, fresh=True)
     return respond(ops.endpoint_view(services(request), who))
@@ -49,7 +49,7 @@ async def show_merchant(request: web.Request) -> web.Response:
     "PATCH", f"{API}/merchant", "updateMerchant", "Set the webhook endpoint",
     "Set or clear (null) `webhook_url`; any update re-enables an endpoint paygate disabled. "
     "A URL that resolves to a private address is refused (INVALID_WEBHOOK_URL).", "Merchant", M,
-    200, a.Merchant, (*BODY, 401), MERCHANT,
+    200, models.Merchant, (*BODY, 401), MERCHANT,
     schemas.EndpointUpdate, {"webhook_url": "https://shop.example/hooks/paygate"})
 async def update_merchant(request: web.Request) -> web.Response:
     who = await merchant(request, fresh=True)
@@ -60,7 +60,7 @@ async def update_merchant(request: web.Request) -> web.Response:
 @routes.operation(
     "GET", f"{API}/merchant/webhook-secret", "revealWebhookSecret", "Reveal the webhook secret",
     "The current signing secret in full (GET /merchant masks it).", "Merchant", M,
-    200, a.WebhookSecret, (401,), {"webhook_secret": "whsec_MfKQ9r4GNy8c1mX0kW6hY3pZ2sT5vB7dJ4eL1aQx8="})
+    200, models.WebhookSecret, (401,), {"webhook_secret": "whsec_MfKQ9r4GNy8c1mX0kW6hY3pZ2sT5vB7dJ4eL1aQx8="})
 async def reveal_secret(request: web.Request) -> web.Response:
     who = await merchant(request, fresh=True)
     return respond({"webhook_secret": ops.webhook_secret(services(request), who)})
@@ -70,7 +70,7 @@ async def reveal_secret(request: web.Request) -> web.Response:
     "POST", f"{API}/merchant/webhook-secret/rotate", "rotateWebhookSecret", "Rotate the webhook secret",
     "Answers the new secret in full, this once. Deliveries are signed with both secrets until "
     "`previous_secret_valid_until`. No request body.", "Merchant", M,
-    200, a.RotatedSecret, (*BODY, 401, *IDEMPOTENT),
+    200, models.RotatedSecret, (*BODY, 401, *IDEMPOTENT),
     {**MERCHANT, "webhook_secret": "whsec_MfKQ9r4GNy8c1mX0kW6hY3pZ2sT5vB7dJ4eL1aQx8=",
      "previous_secret_valid_until": "2025-02-01T12:00:00.000Z"})
 async def rotate_secret(request: web.Request) -> web.Response:
@@ -105,19 +105,19 @@ async def recover(request: web.Request) -> web.Response:
 
 @routes.operation(
     "GET", f"{API}/webhooks", "listWebhookDeliveries", "List webhook deliveries", LIST_NOTE,
-    "Webhooks", M, 200, a.WebhookDeliveryList, (400, 401), example_page(DELIVERY),
+    "Webhooks", M, 200, models.WebhookDeliveryList, (400, 401), example_page(DELIVERY),
     query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, FILTERS)
     rows, total = await list_deliveries(services(request), who, params)
-    return page(rows, total, params, views.delivery)
+    return page(rows, total, params, models.WebhookDelivery.view)
 
 
 @routes.operation(
     "GET", f"{API}/webhooks/{{id}}", "getWebhookDelivery", "Get a webhook delivery and its attempts",
     "The only answer carrying `attempt_history`.", "Webhooks", M,
-    200, a.WebhookDelivery, (401, 404), {**DELIVERY, "attempt_history": [ATTEMPT]})
+    200, models.WebhookDelivery, (401, 404), {**DELIVERY, "attempt_history": [ATTEMPT]})
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await ops.get_delivery(services(request), who, object_id(request, "whd")))
@@ -126,7 +126,7 @@ async def show(request: web.Request) -> web.Response:
 @routes.operation(
     "POST", f"{API}/webhooks/{{id}}/retry", "retryWebhookDelivery", "Retry a delivery now",
     "Resets the delivery to pending and sends it at once, keeping its attempt history. No request "
-    "body.", "Webhooks", M, 200, a.WebhookDelivery, (*BODY, 401, 404, *IDEMPOTENT),
+    "body.", "Webhooks", M, 200, models.WebhookDelivery, (*BODY, 401, 404, *IDEMPOTENT),
     {**DELIVERY, "status": "pending", "next_retry_at": LATER})
 async def retry(request: web.Request) -> web.Response:
     who = await merchant(request)

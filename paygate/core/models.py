@@ -1,0 +1,382 @@
+"""The API's objects: each response model (for the OpenAPI document and the tests) with ``view``, which builds
+its dict from a database row. One class per object, so a field is added in one place; http.api_models adds the
+shapes only HTTP answers have.
+
+``view`` builds plain dicts (on the hot path: every answer, event payload and idempotent receipt), not model
+instances; the models describe those dicts field for field (``extra="forbid"``, so a field a view adds without
+documenting it shows up as a violation in the tests). A nullable field is ``X | None`` and always present; a field
+that may be absent uses ``absent()``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .schemas import NoteValue
+from .states import STATUSES
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with millisecond precision and a Z, as every timestamp in the API."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def refund_status(row: dict) -> str:
+    if row["amount_refunded"] == 0:
+        return "none"
+    return "full" if row["amount_refunded"] == row["amount_captured"] else "partial"
+
+
+def mask_secret(secret: str) -> str:
+    return "whsec_…" + secret[-4:]
+
+
+def _drop_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def absent() -> Any:
+    """A field that is sometimes left out of the object (never null when present)."""
+    return Field(default=None, json_schema_extra=_drop_default)
+
+
+def _id(prefix: str, what: str) -> Any:
+    return Annotated[str, Field(pattern=f"^{prefix}_[A-Za-z0-9]{{16,}}$", description=f"{what} id",
+                                examples=[f"{prefix}_" + "4fJ2kQ9xLmN7pR1s"])]
+
+
+OrderId = _id("order", "order")
+PaymentId = _id("pay", "payment")
+RefundId = _id("rfnd", "refund")
+EventId = _id("evt", "event")
+DeliveryId = _id("whd", "webhook delivery")
+MerchantId = _id("mer", "merchant")
+Currency = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 4217 code", examples=["INR"])]
+Amount = Annotated[int, Field(gt=0, description="in the currency's minor unit (paise for INR)")]
+Minor = Annotated[int, Field(ge=0, description="in the currency's minor unit")]
+Timestamp = Annotated[datetime, Field(description="ISO 8601 UTC with milliseconds, e.g. 2025-01-31T12:00:00.000Z")]
+Method = Literal["card", "upi"]
+CaptureMethod = Literal["automatic", "manual"]
+PaymentStatus = Literal[STATUSES["payment"]]
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Order(Shape):
+    """An order: what the shopper is asked to pay."""
+
+    id: OrderId
+    entity: Literal["order"]
+    merchant_id: MerchantId
+    amount: Amount
+    currency: Currency
+    receipt: str | None = Field(max_length=40)
+    notes: dict[str, NoteValue] = Field(description="up to 15 key-value pairs, as given")
+    capture_method: CaptureMethod
+    status: Literal["created", "attempted", "paid"]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @staticmethod
+    def view(row: dict) -> dict:
+        return {
+            "id": row["id"],
+            "entity": "order",
+            "merchant_id": row["merchant_id"],
+            "amount": row["amount"],
+            "currency": row["currency"].strip(),
+            "receipt": row["receipt"],
+            "notes": row["notes"],
+            "capture_method": row["capture_method"],
+            "status": row["status"],
+            "created_at": iso(row["created_at"]),
+            "updated_at": iso(row["updated_at"]),
+        }
+
+
+class Card(Shape):
+    """What is kept of a card: never the number or the CVV."""
+
+    network: str = Field(examples=["visa"])
+    last4: str = Field(pattern="^[0-9]{4}$")
+    expiry_month: int = Field(ge=1, le=12)
+    expiry_year: int
+    fingerprint: str | None = Field(description="a keyed hash of the card number: equal for the same card")
+
+
+class Payment(Shape):
+    """One attempt to pay an order, by card or UPI."""
+
+    id: PaymentId
+    entity: Literal["payment"]
+    order_id: OrderId
+    merchant_id: MerchantId
+    amount: Amount
+    currency: Currency
+    method: Method
+    vpa: str | None = Field(description="the UPI id, for method upi")
+    card: Card | None = Field(description="for method card")
+    status: PaymentStatus
+    capture_method: CaptureMethod
+    captured: bool
+    amount_captured: Minor
+    amount_refunded: Minor
+    refund_status: Literal["none", "partial", "full"]
+    captured_at: Timestamp | None
+    authorization_released_at: Timestamp | None = Field(
+        description="when an uncaptured authorization (or the uncaptured rest of one) was given back")
+    void_reason: Literal["requested", "expired"] | None = Field(
+        description="why the authorization was voided (status void_pending or voided): cancelled through the API, "
+                    "the dashboard or the CLI, or left uncaptured past the authorization window")
+    error_code: str | None = Field(description="set when status is failed")
+    error_description: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @staticmethod
+    def view(row: dict) -> dict:
+        card = None
+        if row["method"] == "card":
+            card = {
+                "network": row["card_network"],
+                "last4": row["card_last4"],
+                "expiry_month": row["card_expiry_month"],
+                "expiry_year": row["card_expiry_year"],
+                "fingerprint": row["card_fingerprint"],
+            }
+        return {
+            "id": row["id"],
+            "entity": "payment",
+            "order_id": row["order_id"],
+            "merchant_id": row["merchant_id"],
+            "amount": row["amount"],
+            "currency": row["currency"].strip(),
+            "method": row["method"],
+            "vpa": row["vpa"],
+            "card": card,
+            "status": row["status"],
+            "capture_method": row["capture_method"],
+            "captured": row["captured"],
+            "amount_captured": row["amount_captured"],
+            "amount_refunded": row["amount_refunded"],
+            "refund_status": refund_status(row),
+            "captured_at": iso(row["captured_at"]),
+            "authorization_released_at": iso(row["released_at"]),
+            "void_reason": row["void_reason"],
+            "error_code": row["error_code"],
+            "error_description": row["error_description"],
+            "created_at": iso(row["created_at"]),
+            "updated_at": iso(row["updated_at"]),
+        }
+
+
+class Refund(Shape):
+    """Money given back on a captured payment; several may add up to the captured amount."""
+
+    id: RefundId
+    entity: Literal["refund"]
+    payment_id: PaymentId
+    merchant_id: MerchantId
+    amount: Amount
+    currency: Currency
+    reason: str | None = Field(max_length=255)
+    status: Literal[STATUSES["refund"]]
+    error_code: str | None
+    error_description: str | None
+    processed_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @staticmethod
+    def view(row: dict) -> dict:
+        return {
+            "id": row["id"],
+            "entity": "refund",
+            "payment_id": row["payment_id"],
+            "merchant_id": row["merchant_id"],
+            "amount": row["amount"],
+            "currency": row["currency"].strip(),
+            "reason": row["reason"],
+            "status": row["status"],
+            "error_code": row["error_code"],
+            "error_description": row["error_description"],
+            "processed_at": iso(row["processed_at"]),
+            "created_at": iso(row["created_at"]),
+            "updated_at": iso(row["updated_at"]),
+        }
+
+
+class Event(Shape):
+    """Something that happened to an object, written in the same transaction as the change."""
+
+    id: EventId
+    entity: Literal["event"]
+    event: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$", examples=["payment.captured"])
+    object_id: str
+    data: dict[str, Any] = Field(description="the object as it was after the change, e.g. {\"payment\": {...}}")
+    created_at: Timestamp
+
+    @staticmethod
+    def view(row: dict) -> dict:
+        return {
+            "id": row["id"],
+            "entity": "event",
+            "event": row["type"],
+            "object_id": row["object_id"],
+            "data": row["payload"],
+            "created_at": iso(row["created_at"]),
+        }
+
+
+class Merchant(Shape):
+    """The authenticated merchant and its webhook endpoint."""
+
+    id: MerchantId
+    entity: Literal["merchant"]
+    name: str
+    email: str
+    api_key: str
+    webhook_url: str | None
+    webhook_secret: str = Field(description="masked (whsec_…abcd) except in the answer to a rotation")
+    webhook_enabled: bool
+    webhook_disabled_reason: str | None = Field(description="why paygate disabled the endpoint (e.g. a 410 Gone)")
+    created_at: Timestamp
+
+    @staticmethod
+    def view(row: dict, webhook_secret: str) -> dict:
+        return {
+            "id": row["id"],
+            "entity": "merchant",
+            "name": row["name"],
+            "email": row["email"],
+            "api_key": row["api_key"],
+            "webhook_url": row["webhook_url"],
+            "webhook_secret": mask_secret(webhook_secret),
+            "webhook_enabled": row["webhook_enabled"],
+            "webhook_disabled_reason": row["webhook_disabled_reason"],
+            "created_at": iso(row["created_at"]),
+        }
+
+
+class WebhookSecret(Shape):
+    """The webhook signing secret in full."""
+
+    webhook_secret: str = Field(description="whsec_ + base64 of 32 bytes; verify X-Webhook-Signature with it")
+
+
+class RotatedSecret(Merchant):
+    """The merchant with its new webhook secret in full, shown this once."""
+
+    previous_secret_valid_until: Timestamp | None = Field(
+        description="until then deliveries are signed with both the new and the previous secret")
+
+
+class Attempt(Shape):
+    """One HTTP attempt of a webhook delivery."""
+
+    number: int = Field(ge=1)
+    trigger: Literal["initial", "automatic", "manual"]
+    status_code: int | None = Field(description="the endpoint's HTTP status; null when it could not be reached")
+    response_body: str | None = Field(max_length=1024)
+    error: str | None
+    duration_ms: int = Field(ge=0)
+    created_at: Timestamp
+
+    @staticmethod
+    def view(row: dict) -> dict:
+        return {
+            "number": row["number"],
+            "trigger": row["trigger"],
+            "status_code": row["status_code"],
+            "response_body": row["response_body"],
+            "error": row["error"],
+            "duration_ms": row["duration_ms"],
+            "created_at": iso(row["created_at"]),
+        }
+
+
+class WebhookDelivery(Shape):
+    """One event's delivery to the merchant's endpoint, over all its attempts."""
+
+    id: DeliveryId
+    entity: Literal["webhook_delivery"]
+    event: str = Field(examples=["payment.captured"])
+    event_id: EventId
+    url: str
+    status: Literal["pending", "success", "failed"]
+    attempts: int = Field(ge=0)
+    next_retry_at: Timestamp | None
+    last_attempt_at: Timestamp | None
+    response_code: int | None
+    response_body: str | None
+    payload: dict[str, Any] = Field(description="the signed JSON body sent on every attempt")
+    created_at: Timestamp
+    updated_at: Timestamp
+    attempt_history: list[Attempt] = absent()
+
+    @staticmethod
+    def view(row: dict, attempts: list[dict] | None = None) -> dict:
+        shaped = {
+            "id": row["id"],
+            "entity": "webhook_delivery",
+            "event": row["event"],
+            "event_id": row["event_id"],
+            "url": row["url"],
+            "status": row["status"],
+            "attempts": row["attempts"],
+            "next_retry_at": iso(row["next_retry_at"]),
+            "last_attempt_at": iso(row["last_attempt_at"]),
+            "response_code": row["response_code"],
+            "response_body": row["response_body"],
+            "payload": json.loads(row["payload"]),
+            "created_at": iso(row["created_at"]),
+            "updated_at": iso(row["updated_at"]),
+        }
+        if attempts is not None:
+            shaped["attempt_history"] = [Attempt.view(a) for a in attempts]
+        return shaped
+
+
+T = TypeVar("T")
+
+
+class Page(Shape, Generic[T]):
+    """The list shape: one page of ``data`` and the ``total`` matching the filters."""
+
+    data: list[T]
+    total: int = Field(ge=0)
+    limit: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+    @staticmethod
+    def view(items: list[dict], total: int, limit: int, offset: int) -> dict:
+        """The seed's list shape."""
+        return {"data": items, "total": total, "limit": limit, "offset": offset}
+
+
+class OrderList(Page[Order]):
+    """A page of orders."""
+
+
+class PaymentList(Page[Payment]):
+    """A page of payments."""
+
+
+class RefundList(Page[Refund]):
+    """A page of refunds."""
+
+
+class EventList(Page[Event]):
+    """A page of events."""
+
+
+class WebhookDeliveryList(Page[WebhookDelivery]):
+    """A page of webhook deliveries."""
