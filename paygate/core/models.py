@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .schemas import NoteValue
+from .schemas import METADATA_KEYS, NOTES, NoteValue
 from .states import STATUSES
 
 
@@ -79,7 +79,9 @@ class Order(Shape):
     amount: Amount
     currency: Currency
     receipt: str | None = Field(max_length=40)
-    notes: dict[str, NoteValue] = Field(description="up to 15 key-value pairs, as given")
+    notes: dict[str, NoteValue] = Field(description=f"key-value pairs, as given (up to {NOTES} through notes, "
+                                                    f"{METADATA_KEYS} through metadata)")
+    metadata: dict[str, NoteValue] = Field(description="the same pairs as notes, under Stripe's name")
     capture_method: CaptureMethod
     status: Literal["created", "attempted", "paid"]
     created_at: Timestamp
@@ -95,6 +97,7 @@ class Order(Shape):
             "currency": row["currency"].strip(),
             "receipt": row["receipt"],
             "notes": row["notes"],
+            "metadata": row["notes"],
             "capture_method": row["capture_method"],
             "status": row["status"],
             "created_at": iso(row["created_at"]),
@@ -138,6 +141,7 @@ class Payment(Shape):
                     "the dashboard or the CLI, or left uncaptured past the authorization window")
     error_code: str | None = Field(description="set when status is failed")
     error_description: str | None
+    metadata: dict[str, str] = Field(description=f"the merchant's key-value pairs (up to {METADATA_KEYS})")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -173,6 +177,7 @@ class Payment(Shape):
             "void_reason": row["void_reason"],
             "error_code": row["error_code"],
             "error_description": row["error_description"],
+            "metadata": row["metadata"],
             "created_at": iso(row["created_at"]),
             "updated_at": iso(row["updated_at"]),
         }
@@ -192,6 +197,7 @@ class Refund(Shape):
     error_code: str | None
     error_description: str | None
     processed_at: Timestamp | None
+    metadata: dict[str, str] = Field(description=f"the merchant's key-value pairs (up to {METADATA_KEYS})")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -209,6 +215,7 @@ class Refund(Shape):
             "error_code": row["error_code"],
             "error_description": row["error_description"],
             "processed_at": iso(row["processed_at"]),
+            "metadata": row["metadata"],
             "created_at": iso(row["created_at"]),
             "updated_at": iso(row["updated_at"]),
         }
@@ -352,14 +359,15 @@ class Page(Shape, Generic[T]):
     """The list shape: one page of ``data`` and the ``total`` matching the filters."""
 
     data: list[T]
-    total: int = Field(ge=0)
+    total: int = Field(ge=0, description="every object matching the filters, whichever page this is")
     limit: int = Field(ge=0)
-    offset: int = Field(ge=0)
+    offset: int = Field(ge=0, description="objects skipped; 0 on a page given by starting_after or ending_before")
+    has_more: bool = Field(description="more objects follow: older ones, or newer ones on a page from ending_before")
 
     @staticmethod
-    def view(items: list[dict], total: int, limit: int, offset: int) -> dict:
-        """The seed's list shape."""
-        return {"data": items, "total": total, "limit": limit, "offset": offset}
+    def view(items: list[dict], total: int, limit: int, offset: int, has_more: bool = False) -> dict:
+        """The seed's list shape, and whether more follow."""
+        return {"data": items, "total": total, "limit": limit, "offset": offset, "has_more": has_more}
 
 
 class OrderList(Page[Order]):

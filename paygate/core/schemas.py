@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,7 +18,29 @@ from ..infra.errors import BadRequest
 # (Stripe's metadata allows 50 / 40 / 500; the 15 pairs are Razorpay's notes'), so that no order carries megabytes.
 NOTES, NOTE_KEY, NOTE_VALUE = 15, 40, 500
 NoteValue = Annotated[str, Field(max_length=NOTE_VALUE)] | int | float | bool | None
+# Metadata on orders (their notes, under Stripe's name), payments and refunds: at most METADATA_KEYS pairs, keys of 1
+# to METADATA_KEY characters without square brackets (lists filter with metadata[key]=value), string values of at
+# most METADATA_VALUE characters (Stripe's limits, but 20 pairs rather than 50). An empty value means no such key.
+METADATA_KEYS, METADATA_KEY, METADATA_VALUE = 20, 40, 500
+MetadataKey = Annotated[str, Field(min_length=1, max_length=METADATA_KEY, pattern=r"^[^\[\]]+$")]
+MetadataValue = Annotated[str, Field(max_length=METADATA_VALUE)]
+METADATA_RULES = (f"keys of 1 to {METADATA_KEY} characters without [ or ], string values of at most {METADATA_VALUE} "
+                  f"characters")
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def _metadata_schema(schema: dict) -> None:
+    """Every key matches the pattern, in JSON Schema's words (pydantic writes patternProperties, which would leave
+    keys that do not match it free)."""
+    ((pattern, values),) = schema.pop("patternProperties").items()
+    schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+    schema["additionalProperties"] = values
+
+
+def metadata_field() -> Any:
+    """Metadata as a create takes it: at most METADATA_KEYS pairs; none by default."""
+    return Field(default_factory=dict, max_length=METADATA_KEYS, json_schema_extra=_metadata_schema,
+                 description=f"at most {METADATA_KEYS} pairs, {METADATA_RULES}; a key with an empty value is left out")
 
 
 class Body(BaseModel):
@@ -33,6 +55,7 @@ class OrderCreate(Body):
         default_factory=dict, max_length=NOTES,
         description=f"at most {NOTES} pairs; keys of at most {NOTE_KEY} characters; values strings of at most "
                     f"{NOTE_VALUE} characters, numbers, booleans or null")
+    metadata: dict[MetadataKey, MetadataValue] = metadata_field()
     capture_method: Literal["automatic", "manual"] = "automatic"
 
 
@@ -51,14 +74,17 @@ class PaymentCreate(Body):
     vpa: str | None = None
     amount: int | None = None
     currency: str | None = None
+    metadata: dict[MetadataKey, MetadataValue] = metadata_field()
 
 
 class CheckoutPaymentCreate(PaymentCreate):
-    """The hosted page's payment: the public key instead of the secret, and no amount or currency to choose."""
+    """The hosted page's payment: the public key instead of the secret, and no amount, currency or metadata to
+    choose (the shopper's browser must not write what the merchant reconciles by)."""
 
     key: str = Field(max_length=255)
     amount: None = None
     currency: None = None
+    metadata: None = None
 
 
 class CaptureRequest(Body):
@@ -90,6 +116,12 @@ def _describe(error: dict, field: str) -> str:
     kind = error["type"]
     if "[key]" in error["loc"] and kind == "string_too_long":
         return f"{field} keys must be at most {error['ctx']['max_length']} characters"
+    if "[key]" in error["loc"] and kind == "string_too_short":
+        return f"{field} keys must not be empty"
+    if "[key]" in error["loc"] and kind == "string_pattern_mismatch":
+        return f"{field} keys must not contain [ or ]"
+    if kind == "too_long" and field == "metadata":
+        return f"{field} may have at most {error['ctx']['max_length']} keys"
     if kind == "extra_forbidden":
         return f"{field} is not a recognised field"
     if kind == "missing":
@@ -187,6 +219,16 @@ def parse(model: type[Model], raw: bytes) -> Model:
 class RefundCreate(Body):
     amount: int | None = None
     reason: str | None = Field(default=None, max_length=255)
+    metadata: dict[MetadataKey, MetadataValue] = metadata_field()
+
+
+class MetadataUpdate(Body):
+    """PATCH of an order, payment or refund: its metadata only."""
+
+    metadata: dict[MetadataKey, MetadataValue] = Field(
+        json_schema_extra=_metadata_schema,
+        description=f"the keys to set ({METADATA_RULES}); a key set to an empty string is removed; keys not given "
+                    f"are kept. The result holds at most {METADATA_KEYS} keys")
 
 
 class EndpointUpdate(Body):

@@ -49,11 +49,14 @@ class Operation:
     # the example of a 202 of the same shape, when the operation may answer one: the processor was asked and no
     # answer came in time
     pending_example: dict | None = None
+    # a write other than a POST that runs under the Idempotency-Key header too (the metadata PATCHes)
+    keyed: bool = False
 
     @property
     def idempotent(self) -> bool:
-        """A POST (a merchant's, or the checkout's payment) runs under the Idempotency-Key header (when sent)."""
-        return self.method == "POST" and self.auth in ("merchant", "public")
+        """A POST (a merchant's, or the checkout's payment), or a ``keyed`` write, runs under the Idempotency-Key
+        header (when sent)."""
+        return (self.method == "POST" or self.keyed) and self.auth in ("merchant", "public")
 
 
 # -- examples: one coherent story (an order, its card payment, a partial refund, their events) -------------
@@ -65,7 +68,8 @@ AT, LATER = "2025-01-31T12:00:00.000Z", "2025-01-31T12:00:02.512Z"
 
 ORDER = {
     "id": ORDER_ID, "entity": "order", "merchant_id": MERCHANT_ID, "amount": 50000, "currency": "INR",
-    "receipt": "rcpt_1001", "notes": {"customer": "c_42"}, "capture_method": "automatic", "status": "paid",
+    "receipt": "rcpt_1001", "notes": {"customer": "c_42"}, "metadata": {"customer": "c_42"},
+    "capture_method": "automatic", "status": "paid",
     "created_at": AT, "updated_at": LATER,
 }
 PAYMENT = {
@@ -75,7 +79,8 @@ PAYMENT = {
              "fingerprint": "fp_9c1d7e0b54a2"},
     "status": "success", "capture_method": "automatic", "captured": True, "amount_captured": 50000,
     "amount_refunded": 0, "refund_status": "none", "captured_at": LATER, "authorization_released_at": None,
-    "void_reason": None, "error_code": None, "error_description": None, "created_at": AT, "updated_at": LATER,
+    "void_reason": None, "error_code": None, "error_description": None, "metadata": {"order_ref": "A1001"},
+    "created_at": AT, "updated_at": LATER,
 }
 MANUAL_AUTHORIZED = {**PAYMENT, "capture_method": "manual", "captured": False, "amount_captured": 0,
                      "captured_at": None}
@@ -83,7 +88,8 @@ MANUAL_CAPTURE_PENDING = {**MANUAL_AUTHORIZED, "status": "capture_pending"}
 REFUND = {
     "id": REFUND_ID, "entity": "refund", "payment_id": PAYMENT_ID, "merchant_id": MERCHANT_ID, "amount": 10000,
     "currency": "INR", "reason": "one item returned", "status": "pending", "error_code": None,
-    "error_description": None, "processed_at": None, "created_at": LATER, "updated_at": LATER,
+    "error_description": None, "processed_at": None, "metadata": {"rma": "RMA-77"}, "created_at": LATER,
+    "updated_at": LATER,
 }
 EVENT = {"id": EVENT_ID, "entity": "event", "event": "payment.captured", "object_id": PAYMENT_ID,
          "data": {"payment": PAYMENT}, "created_at": LATER}
@@ -108,7 +114,8 @@ CARD_REQUEST = {"number": "4111111111111111", "expiry_month": 12, "expiry_year":
 
 
 def example_page(*items: dict, total: int | None = None, limit: int = 10) -> dict:
-    return {"data": list(items), "total": len(items) if total is None else total, "limit": limit, "offset": 0}
+    return {"data": list(items), "total": len(items) if total is None else total, "limit": limit, "offset": 0,
+            "has_more": False}
 
 
 # -- query parameters ---------------------------------------------------------------------------------------
@@ -138,8 +145,32 @@ PAGING = (
     Query("to", "created at or before: unix seconds or ISO 8601 (naive times are UTC; a UTC offset beyond "
                 "±15:59 is refused)", TEXT, example="1738324800"),
 )
+    Query("starting_after", "a cursor: the page of objects that come after this one (older); an id from the "
+                            "end of the last page. Not with offset or ending_before", TEXT,
+          example=PAYMENT_ID),
+    Query("ending_before", "a cursor: the page of objects just before this one (newer), still newest first; an "
+                           "id from the start of the last page. Not with offset or starting_after", TEXT,
+          example=PAYMENT_ID),
 
-LIST_NOTE = ("Newest first. Any query parameter not listed here is refused with 400 naming it.")
+LIST_NOTE = ("Newest first (by creation time, then id). Page with `limit` and either `offset` or a cursor: "
+             "`starting_after=<id>` (the last id of a page) for the next, older page, `ending_before=<id>` (the first "
+             "id of a page) for the newer one before it; `has_more` says whether more follow that way. Cursor pages "
+             "neither skip nor repeat objects while new ones are created; offset pages may. `total` counts every "
+             "match whichever the page. A cursor that is not an object of this list is a 400 naming it. Any query "
+             "parameter not listed here is refused with 400 naming it.")
+
+# The PATCH of an object's metadata, as Stripe's: the description its three operations share.
+METADATA_UPDATE = ("Only `metadata` may be sent (any other field is a 400 naming it). Keys given are set, a key "
+                   "given an empty string is removed, keys not given are kept; at most 20 keys may remain. Records "
+                   "no event, and `updated_at` stays (it tells when the status last changed); later events carry "
+                   "the metadata as it is then. Another merchant's object is a 404.")
+
+# Lists of objects that carry metadata filter by it: metadata[key]=value, any number of them, all to match.
+METADATA_FILTER = Query(
+    "metadata[key]", "only objects whose metadata has this value under `key`: written `metadata[order_ref]=A1001` "
+                     "(put the key between the brackets); several such parameters must all match. A key of 1 to 40 "
+                     "characters without [ or ], a value of 1 to 500", {"type": "string", "minLength": 1,
+                                                                         "maxLength": 500}, example="A1001")
 
 # -- the table ----------------------------------------------------------------------------------------------
 

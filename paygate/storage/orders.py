@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from . import Filters, fetch_all, fetch_one, page
+from . import Anchor, Filters, fetch_all, fetch_one, page, set_metadata
 from .db import Cursor, Statement
 
 
@@ -42,7 +42,13 @@ async def lock_many(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str,
     return {(row["merchant_id"], row["id"]): row for row in rows}
 
 
-async def list_page(cur: Cursor, merchant_id: str, *, status=None, receipt=None, created_from=None,
-                    created_to=None, limit: int, offset: int) -> tuple[list[dict], int]:
-    filters = Filters(merchant_id).equal("status", status).equal("receipt", receipt)
+async def list_page(cur: Cursor, merchant_id: str, *, status=None, receipt=None, metadata=None, created_from=None,
+                    created_to=None, limit: int, offset: int | Anchor) -> tuple[list[dict], int]:
+    filters = Filters(merchant_id).equal("status", status).equal("receipt", receipt).contains("notes", metadata)
     return await page(cur, "orders", filters.created_between(created_from, created_to), limit, offset)
+
+
+async def update_metadata(cur: Cursor, merchant_id: str, order_id: str, changes: dict[str, str],
+                          removed: list[str]) -> dict | None:
+    """An order's metadata is its notes."""
+    return await set_metadata(cur, "orders", "notes", merchant_id, order_id, changes, removed)

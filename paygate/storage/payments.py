@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from ..core.states import IN_FLIGHT, UNFINISHED
-from . import Filters, fetch_all, fetch_one, page, untouched_since
+from . import Anchor, Filters, fetch_all, fetch_one, page, set_metadata, untouched_since
 from . import take_over as _take_over
 from .db import Cursor, Statement, as_columns
 
@@ -14,20 +16,22 @@ _INSERT_MANY = Statement(
                                       %(capture_method)s::text[], %(vpa)s::text[], %(card_network)s::text[],
                                       %(card_last4)s::text[], %(card_expiry_month)s::smallint[],
                                       %(card_expiry_year)s::smallint[], %(card_fingerprint)s::text[],
-                                      %(processor_token)s::text[], %(order_status)s::text[])
+                                      %(processor_token)s::text[], %(metadata)s::text[],
+                                      %(order_status)s::text[])
                 AS r(id, order_id, merchant_id, amount, currency, method, capture_method, vpa, card_network,
-                     card_last4, card_expiry_month, card_expiry_year, card_fingerprint, processor_token,
+                     card_last4, card_expiry_month, card_expiry_year, card_fingerprint, processor_token, metadata,
                      order_status)),
             o AS (UPDATE orders SET status = r.order_status, updated_at = now()
                   FROM r WHERE orders.id = r.order_id AND r.order_status IS NOT NULL)
        INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, capture_method, vpa, card_network,
-                             card_last4, card_expiry_month, card_expiry_year, card_fingerprint, processor_token)
+                             card_last4, card_expiry_month, card_expiry_year, card_fingerprint, processor_token,
+                             metadata)
        SELECT id, order_id, merchant_id, amount, currency, method, capture_method, vpa, card_network, card_last4,
-              card_expiry_month, card_expiry_year, card_fingerprint, processor_token FROM r
+              card_expiry_month, card_expiry_year, card_fingerprint, processor_token, metadata::jsonb FROM r
        RETURNING *""")
 _INSTRUMENT = ("vpa", "card_network", "card_last4", "card_expiry_month", "card_expiry_year", "card_fingerprint")
 _COLUMNS = ("id", "order_id", "merchant_id", "amount", "currency", "method", "capture_method", "processor_token",
-            *_INSTRUMENT)
+            "metadata", *_INSTRUMENT)
 
 
 async def insert_many(cur: Cursor, rows: list[dict]) -> list[dict]:
@@ -36,7 +40,8 @@ async def insert_many(cur: Cursor, rows: list[dict]) -> list[dict]:
         unknown = set(payment) - {*_COLUMNS, "order_status"}
         if unknown:  # the statement is fixed: a new column must be added to it, not silently dropped
             raise ValueError(f"payments.insert_many has no column for {sorted(unknown)}")
-    full = [{**dict.fromkeys(_INSTRUMENT), "order_status": None, **payment} for payment in rows]
+    full = [{**dict.fromkeys(_INSTRUMENT), "order_status": None, **payment,
+             "metadata": json.dumps(payment.get("metadata") or {})} for payment in rows]
     columns = as_columns(full, (*_COLUMNS, "order_status"))
     inserted = {row["id"]: row for row in await fetch_all(cur, _INSERT_MANY, columns)}
     return [inserted[payment["id"]] for payment in rows]
@@ -201,10 +206,16 @@ async def for_order(cur: Cursor, order_id: str) -> list[dict]:
     return await fetch_all(cur, "SELECT * FROM payments WHERE order_id = %s ORDER BY created_at, id", (order_id,))
 
 
-async def list_page(cur: Cursor, merchant_id: str, *, status=None, method=None, order_id=None,
-                    created_from=None, created_to=None, limit: int, offset: int) -> tuple[list[dict], int]:
+async def list_page(cur: Cursor, merchant_id: str, *, status=None, method=None, order_id=None, metadata=None,
+                    created_from=None, created_to=None, limit: int, offset: int | Anchor) -> tuple[list[dict], int]:
     filters = Filters(merchant_id).equal("status", status).equal("method", method).equal("order_id", order_id)
+    filters.contains("metadata", metadata)
     return await page(cur, "payments", filters.created_between(created_from, created_to), limit, offset)
+
+
+async def update_metadata(cur: Cursor, merchant_id: str, payment_id: str, changes: dict[str, str],
+                          removed: list[str]) -> dict | None:
+    return await set_metadata(cur, "payments", "metadata", merchant_id, payment_id, changes, removed)
 
 
 async def unfinished_before(cur: Cursor, seconds: float, limit: int = 500) -> list[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from ..core.states import IN_FLIGHT, UNFINISHED
-from . import Filters, fetch_all, fetch_one, page, untouched_since
+from . import Anchor, Filters, fetch_all, fetch_one, page, set_metadata, untouched_since
 from . import take_over as _take_over
 from .db import Cursor
 
@@ -11,9 +13,10 @@ from .db import Cursor
 async def insert(cur: Cursor, refund: dict) -> dict:
     return await fetch_one(
         cur,
-        """INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, reason)
-           VALUES (%(id)s, %(payment_id)s, %(merchant_id)s, %(amount)s, %(currency)s, %(reason)s) RETURNING *""",
-        refund,
+        """INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, reason, metadata)
+           VALUES (%(id)s, %(payment_id)s, %(merchant_id)s, %(amount)s, %(currency)s, %(reason)s, %(metadata)s)
+           RETURNING *""",
+        {**refund, "metadata": json.dumps(refund.get("metadata") or {})},
     )
 
 
@@ -88,10 +91,16 @@ async def for_payment(cur: Cursor, payment_id: str) -> list[dict]:
     return await fetch_all(cur, "SELECT * FROM refunds WHERE payment_id = %s ORDER BY created_at, id", (payment_id,))
 
 
-async def list_page(cur: Cursor, merchant_id: str, *, status=None, payment_id=None, created_from=None,
-                    created_to=None, limit: int, offset: int) -> tuple[list[dict], int]:
+async def list_page(cur: Cursor, merchant_id: str, *, status=None, payment_id=None, metadata=None,
+                    created_from=None, created_to=None, limit: int, offset: int | Anchor) -> tuple[list[dict], int]:
     filters = Filters(merchant_id).equal("status", status).equal("payment_id", payment_id)
+    filters.contains("metadata", metadata)
     return await page(cur, "refunds", filters.created_between(created_from, created_to), limit, offset)
+
+
+async def update_metadata(cur: Cursor, merchant_id: str, refund_id: str, changes: dict[str, str],
+                          removed: list[str]) -> dict | None:
+    return await set_metadata(cur, "refunds", "metadata", merchant_id, refund_id, changes, removed)
 
 
 async def unfinished_before(cur: Cursor, seconds: float, limit: int = 500) -> list[str]:

@@ -10,9 +10,9 @@ from ...infra.errors import BadRequest, Conflict, PaygateError, no_such
 from ...infra.queue import PAYMENTS
 from ...storage import events, merchants, orders, payments
 from ...storage.db import DatabaseUnavailable, cursor, transaction
-from .. import cards, models, states
+from .. import cards, metadata, models, states
 from ..idempotency import Receipt
-from ..schemas import CaptureRequest, PaymentCreate
+from ..schemas import CaptureRequest, MetadataUpdate, PaymentCreate
 from ..services import Services
 from ..states import IN_FLIGHT
 from ..validation import check_amount, check_card, check_currency, check_vpa
@@ -120,6 +120,7 @@ async def _create_together(services: Services, batch: list[_Create]) -> list[dic
                 "currency": order["currency"],
                 "method": create.body.method,
                 "capture_method": order["capture_method"],
+                "metadata": metadata.given(create.body.metadata),
                 **create.instrument,
                 "order_status": "attempted" if attempted else None,
             })
@@ -164,6 +165,13 @@ async def get_payment(services: Services, merchant: dict, payment_id: str) -> di
     if row is None:
         raise no_such("payment", payment_id)
     return models.Payment.view(row)
+
+
+async def update_payment(services: Services, merchant: dict, payment_id: str, body: MetadataUpdate,
+                         receipt: Receipt) -> dict:
+    """Change the payment's metadata, in whatever state it is."""
+    return await metadata.update(services, merchant, "payment", payment_id, body.metadata, receipt,
+                                 payments.update_metadata, "metadata", models.Payment.view)
 
 
 def _not_in_flight(services: Services, row: dict) -> None:

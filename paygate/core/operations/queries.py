@@ -1,4 +1,8 @@
-"""Reads of a merchant's objects: filtered, paginated lists and single events."""
+"""Reads of a merchant's objects: filtered, paginated lists and single events.
+
+A list's rows are as ``storage.page`` fetched them: one beyond the limit when more follow, which the HTTP answer
+turns into ``has_more`` (``storage.trim``). Its params are ``list_query``'s, its ``offset`` a count or a cursor's
+``storage.Anchor``."""
 
 from __future__ import annotations
 

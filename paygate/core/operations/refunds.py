@@ -7,9 +7,9 @@ from ...infra.errors import BadRequest, no_such
 from ...infra.queue import REFUNDS
 from ...storage import events, payments, refunds
 from ...storage.db import cursor, transaction
-from .. import models
+from .. import metadata, models
 from ..idempotency import Receipt
-from ..schemas import RefundCreate
+from ..schemas import MetadataUpdate, RefundCreate
 from ..services import Services
 from ..validation import check_amount
 
@@ -55,6 +55,7 @@ async def create_refund(services: Services, merchant: dict, payment_id: str, bod
             "amount": amount,
             "currency": payment["currency"],
             "reason": body.reason,
+            "metadata": metadata.given(body.metadata),
         })
         refund = models.Refund.view(row)
         events.record_later(cur, merchant["id"], "refund.created", row["id"],
@@ -62,6 +63,13 @@ async def create_refund(services: Services, merchant: dict, payment_id: str, bod
         await receipt.record(cur, refund)
     services.dispatcher.enqueue_soon(REFUNDS, row["id"])
     return refund
+
+
+async def update_refund(services: Services, merchant: dict, refund_id: str, body: MetadataUpdate,
+                        receipt: Receipt) -> dict:
+    """Change the refund's metadata."""
+    return await metadata.update(services, merchant, "refund", refund_id, body.metadata, receipt,
+                                 refunds.update_metadata, "metadata", models.Refund.view)
 
 
 async def get_refund(services: Services, merchant: dict, refund_id: str) -> dict:

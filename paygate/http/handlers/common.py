@@ -13,12 +13,14 @@ from pydantic import BaseModel
 
 from ...core import idempotency, models, schemas
 from ...core.idempotency import Receipt, Replay
+from ...core.schemas import METADATA_KEY, METADATA_VALUE
 from ...core.services import Services
 from ...core.validation import check_time
 from ...infra.errors import BadRequest, UnsupportedMediaType, no_such
+from ...storage import Anchor, trim
 from .. import appkeys, sessions
 from ..auth import authenticate, has_credentials
-from ..endpoints import TEXT, Query
+from ..endpoints import METADATA_FILTER, PAGING, TEXT, Query
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -129,20 +131,64 @@ def timestamp(value: str, name: str) -> datetime:
         raise BadRequest(f"{name} must be unix seconds or an ISO 8601 time", field=name) from None
 
 
+PAGING_NAMES = frozenset(q.name for q in PAGING)
+
+
 def list_query(request: web.Request, filters: tuple[Query, ...]) -> dict:
-    """limit, offset, from, to and the filters the operation declares (its ``query`` beyond PAGING), each parsed
-    as its schema says; anything else is refused by name."""
+    """PAGING's parameters and the filters the operation declares (its ``query`` beyond PAGING), each parsed as
+    its schema says; anything else is refused by name. ``offset`` is a count, or a cursor's ``Anchor``."""
     query = request.query
-    parsers = {f.name: _parser(f) for f in filters}
+    by_metadata = METADATA_FILTER in filters
+    parsers = {f.name: _parser(f) for f in filters if f != METADATA_FILTER}
     for name in query:
-        if name not in parsers and name not in ("limit", "offset", "from", "to"):
+        if name not in parsers and name not in PAGING_NAMES and not (by_metadata and name.startswith("metadata")):
             raise BadRequest(f"{name} is not a recognised query parameter", field=name)
     params = {name: parse(query[name], name) for name, parse in parsers.items() if name in query}
+    if by_metadata:
+        params["metadata"] = _metadata(query)
     params["created_from"] = timestamp(query["from"], "from") if "from" in query else None
     params["created_to"] = timestamp(query["to"], "to") if "to" in query else None
     params["limit"] = _integer(query, "limit", 10, 1, 100)
-    params["offset"] = _integer(query, "offset", 0, 0, MAX_OFFSET)
+    params["offset"] = _position(query)
     return params
+
+
+def _position(query) -> int | Anchor:
+    """Where the page starts: an offset, or the object of a cursor (the storage layer finds it, or refuses it
+    naming the parameter)."""
+    cursors = [name for name in ("starting_after", "ending_before") if name in query]
+    if not cursors:
+        return _integer(query, "offset", 0, 0, MAX_OFFSET)
+    if len(cursors) == 2:
+        raise BadRequest("give starting_after or ending_before, not both", field="ending_before")
+    if "offset" in query:
+        raise BadRequest(f"offset cannot be combined with {cursors[0]}", field="offset")
+    name = cursors[0]
+    return Anchor(text(query[name], name), before=name == "ending_before", name=name)
+
+
+METADATA_PARAMETER = re.compile(r"metadata\[(.*)\]", re.DOTALL)
+
+
+def _metadata(query) -> dict[str, str] | None:
+    """The metadata[key]=value pairs to match, all of them; None when there are none."""
+    pairs: dict[str, str] = {}
+    for name, value in query.items():
+        if not name.startswith("metadata"):
+            continue
+        found = METADATA_PARAMETER.fullmatch(name)
+        if found is None:
+            raise BadRequest(f"{name} is not a recognised query parameter; filter by metadata with "
+                             f"metadata[key]=value", field=name)
+        key = found.group(1)
+        if not 1 <= len(key) <= METADATA_KEY or "[" in key or "]" in key or "\x00" in key:
+            raise BadRequest(f"{name}: a metadata key is 1 to {METADATA_KEY} characters, without [ or ]", field=name)
+        if key in pairs:
+            raise BadRequest(f"{name} is given more than once", field=name)
+        if not 1 <= len(value) <= METADATA_VALUE or "\x00" in value:
+            raise BadRequest(f"{name} must be 1 to {METADATA_VALUE} characters", field=name)
+        pairs[key] = value
+    return pairs or None
 
 
 def _parser(declared: Query) -> Callable[[str, str], str]:
@@ -154,4 +200,7 @@ def _parser(declared: Query) -> Callable[[str, str], str]:
 
 
 def page(rows: list[dict], total: int, params: dict, view: Callable[[dict], dict]) -> web.Response:
-    return respond(models.Page.view([view(r) for r in rows], total, params["limit"], params["offset"]))
+    """The list answer from what a list_page returned for ``params`` (list_query's)."""
+    rows, has_more = trim(rows, params["limit"], params["offset"])
+    offset = 0 if isinstance(params["offset"], Anchor) else params["offset"]
+    return respond(models.Page.view([view(r) for r in rows], total, params["limit"], offset, has_more))

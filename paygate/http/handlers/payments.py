@@ -7,7 +7,7 @@ from aiohttp import web
 from ...core import models, schemas
 from ...core.operations import payments as ops
 from ...core.operations.queries import list_payments
-from ...core.schemas import CancelRequest, CaptureRequest, PaymentCreate
+from ...core.schemas import CancelRequest, CaptureRequest, MetadataUpdate, PaymentCreate
 from ...core.states import STATUSES
 from ..endpoints import (
     API,
@@ -19,6 +19,8 @@ from ..endpoints import (
     LIST_NOTE,
     MANUAL_AUTHORIZED,
     MANUAL_CAPTURE_PENDING,
+    METADATA_FILTER,
+    METADATA_UPDATE,
     ORDER_ID,
     PAGING,
     PAYMENT,
@@ -36,7 +38,7 @@ routes = Endpoints()
 # The list's filters, declared once: documented, and parsed by list_query.
 FILTERS = (status_query(*STATUSES["payment"]),
            Query("method", "only payments by this method", {"type": "string", "enum": ["card", "upi"]}),
-           text_query("order_id", "only payments of this order", ORDER_ID))
+           text_query("order_id", "only payments of this order", ORDER_ID), METADATA_FILTER)
 
 
 @routes.operation(
@@ -47,7 +49,8 @@ FILTERS = (status_query(*STATUSES["payment"]),
     201, models.Payment, (*BODY, 401, 404, *IDEMPOTENT),
     {**PAYMENT, "status": "pending", "captured": False, "amount_captured": 0, "captured_at": None,
      "updated_at": AT},
-    schemas.PaymentCreate, {"order_id": ORDER_ID, "method": "card", "card": CARD_REQUEST})
+    schemas.PaymentCreate, {"order_id": ORDER_ID, "method": "card", "card": CARD_REQUEST,
+                            "metadata": {"order_ref": "A1001"}})
 async def create(request: web.Request) -> web.Response:
     who = await merchant(request)
     payment = await body(request, PaymentCreate)
@@ -72,6 +75,19 @@ async def index(request: web.Request) -> web.Response:
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await ops.get_payment(services(request), who, object_id(request, "pay")))
+
+
+@routes.operation(
+    "PATCH", f"{API}/payments/{{id}}", "updatePayment", "Update a payment's metadata",
+    METADATA_UPDATE + " In any status.", "Payments", M,
+    200, models.Payment, (*BODY, 401, 404, *IDEMPOTENT), {**PAYMENT, "metadata": {"order_ref": "A1001-R"}},
+    schemas.MetadataUpdate, {"metadata": {"order_ref": "A1001-R", "gift_note": ""}}, keyed=True)
+async def update(request: web.Request) -> web.Response:
+    who = await merchant(request)
+    changes = await body(request, MetadataUpdate)
+    payment_id = object_id(request, "pay")
+    return await idempotent(request, who, 200, lambda receipt: ops.update_payment(
+        services(request), who, payment_id, changes, receipt))
 
 
 @routes.operation(
