@@ -56,6 +56,17 @@ def no_dev_services(tmp_path_factory):
     os.environ.pop("PAYGATE_DATA_DIR", None)
 
 
+@pytest.fixture(autouse=True)
+def logging_as_it_was():
+    """A command run in this process (CliRunner) sets paygate's logging up for itself, text lines without their
+    fields; the tests after it get the fields back (tests/test_bounded_input.py reads them)."""
+    from paygate.infra import logs
+
+    wanted = logs.fields_wanted
+    yield
+    logs.fields_wanted = wanted
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory):
     """(database_url, redis_url) for the whole session, migrated."""
@@ -88,8 +99,10 @@ def services(tmp_path_factory):
 
 
 def build_config(db_url: str, redis_url: str, **overrides) -> config_mod.Config:
+    # The API rate limit is off: tests drive one merchant far faster than a merchant may go (test_rate_limit.py
+    # turns it on).
     values = {"database.url": db_url, "redis.url": redis_url, "security.master_key": MASTER_KEY,
-              "database.max_size": 30, "api.test_endpoints": True}
+              "database.max_size": 30, "api.test_endpoints": True, "api.rate_limit": 0}
     values.update({k.replace("__", "."): v for k, v in overrides.items()})
     return config_mod.build(values, check_required=True)
 
@@ -186,6 +199,7 @@ def paygate_env(db_url: str, redis_url: str, **extra: str) -> dict[str, str]:
         "PAYGATE_DATABASE__URL": db_url,
         "PAYGATE_REDIS__URL": redis_url,
         "PAYGATE_SECURITY__MASTER_KEY": MASTER_KEY,
+        "PAYGATE_API__RATE_LIMIT": "0",  # off, as in build_config
     })
     env.update(extra)
     return env
@@ -291,6 +305,19 @@ async def other_merchant(pool) -> dict:
     created = await create_merchant(pool, SecretBox(MASTER_KEY), "Other Shop", "other@example.com")
     created["headers"] = {"X-Api-Key": created["api_key"], "X-Api-Secret": created["api_secret"]}
     return created
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of this test's own, which it may stop and start again (same port, same data)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from paygate.infra.embedded import EmbeddedRedis
+
+        redis = EmbeddedRedis(tmp_path / "redis")
+        redis.start()
+    yield redis
+    redis.stop()
 
 
 @pytest.fixture

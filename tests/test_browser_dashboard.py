@@ -512,21 +512,31 @@ async def test_the_webhook_secret_is_revealed_and_rotated_and_signs_the_next_del
     assert errors(log) == [], log.errors
 
 
-async def test_api_secret_rotation_shows_the_new_secret_once_and_the_old_one_stops_working(
+async def test_api_secret_rotation_shows_the_new_secret_once_and_the_old_one_works_through_the_chosen_grace(
         browser, server, api, merchant):
     other_tab, _ = await signed_in(browser, server)  # another session of the same merchant
     page, log = await signed_in(browser, server)
     await page.locator(tid("nav-keys")).click()
     await expect(page.locator(tid("keys-api-key"))).to_have_text(KEY)
+    await expect(page.locator(tid("keys-grace"))).to_have_value("86400")  # 24 hours unless chosen otherwise
+    await expect(page.locator(tid("keys-previous-until"))).to_be_hidden()
     await shot(page, "keys.png")
 
     await page.locator(tid("keys-rotate-button")).click()
-    await expect(page.locator(tid("keys-rotate-confirm-panel"))).to_contain_text("stops working")
+    await expect(page.locator(tid("keys-rotate-confirm-panel"))).to_contain_text("stops working when the period")
     await page.locator(tid("keys-rotate-confirm")).click()
     fresh = page.locator(tid("keys-new-secret"))
     await expect(fresh).to_have_text(re.compile(r"^secret_"))
     new = await fresh.text_content()
-    await expect(page.locator(tid("keys-new-secret-panel"))).to_contain_text("shown only this once")
+    panel = page.locator(tid("keys-new-secret-panel"))
+    await expect(panel).to_contain_text("shown only this once")
+    await expect(panel).to_contain_text("the old one keeps working until")
+    until = page.locator(f"{tid('keys-previous-until')} time")
+    await expect(until).to_be_visible()
+    # The time shown is a day from now, as the server has it.
+    ends = await until.get_attribute("datetime")
+    async with api.get("/dashboard/api/api-secret", headers={"X-Api-Key": KEY, "X-Api-Secret": new}) as resp:
+        assert (await resp.json())["previous_secret_expires_at"] == ends
     await shot(page, "keys-rotated.png")
     # Copy puts exactly the secret on the clipboard.
     await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base_url)
@@ -534,13 +544,14 @@ async def test_api_secret_rotation_shows_the_new_secret_once_and_the_old_one_sto
     await expect(page.locator(tid("keys-new-secret-copied"))).to_have_text("Copied.")
     assert await page.evaluate("navigator.clipboard.readText()") == new
 
-    old_headers = {"X-Api-Key": KEY, "X-Api-Secret": SECRET}
-    async with api.get("/api/v1/merchant", headers=old_headers) as resp:
-        assert resp.status == 401
-    async with api.get("/api/v1/merchant", headers={"X-Api-Key": KEY, "X-Api-Secret": new}) as resp:
-        assert resp.status == 200
+    async def status(secret: str) -> int:
+        async with api.get("/api/v1/merchant", headers={"X-Api-Key": KEY, "X-Api-Secret": secret}) as resp:
+            return resp.status
 
-    # Every other session ends with the old secret; this one stays signed in, and the secret is not shown again.
+    assert (await status(SECRET), await status(new)) == (200, 200)  # both, during the grace
+
+    # Every other session ends with the rotation; this one stays signed in, and the secret is not shown again,
+    # but until when the old one works is.
     await other_tab.locator(tid("nav-payments")).click()
     await expect(other_tab.locator(tid("sign-in-message"))).to_have_text("Your session ended; sign in again.")
     await page.locator(tid("nav-payments")).click()
@@ -548,6 +559,17 @@ async def test_api_secret_rotation_shows_the_new_secret_once_and_the_old_one_sto
     await page.locator(tid("nav-keys")).click()
     await expect(page.locator(tid("keys-api-key"))).to_have_text(KEY)
     await expect(page.locator(tid("keys-new-secret"))).to_have_count(0)
+    await expect(page.locator(tid("keys-previous-until"))).to_contain_text("Your previous secret keeps working until")
+
+    # Rotating again with no grace: the new secret's predecessor and the older one both stop at once.
+    await page.locator(tid("keys-grace")).select_option("0")
+    await page.locator(tid("keys-rotate-button")).click()
+    await page.locator(tid("keys-rotate-confirm")).click()
+    await expect(panel).to_contain_text("the old one no longer works")
+    newest = await page.locator(tid("keys-new-secret")).text_content()
+    assert newest not in (new, SECRET)
+    await expect(page.locator(tid("keys-previous-until"))).to_be_hidden()
+    assert (await status(SECRET), await status(new), await status(newest)) == (401, 401, 200)
     assert errors(log) == [], log.errors
 
 

@@ -1,4 +1,5 @@
-"""Operator commands: `paygate status` and `paygate merchants create|list|rotate-secret`, against real services."""
+"""Operator commands: `paygate status` and `paygate merchants create|list|rotate-secret|set-rate-limit`, against real
+services."""
 
 from __future__ import annotations
 
@@ -143,6 +144,32 @@ async def test_merchants_create_list_and_rotate_secret(client, clean_state):
     assert (await client.get("/api/v1/merchant", headers=new)).status == 200
 
     unknown = await _cli(env, "merchants", "rotate-secret", "mer_doesnotexist0000")
+    assert unknown.exit_code == 1 and "no merchant" in unknown.output
+
+
+async def test_merchants_set_rate_limit_sets_and_drops_a_merchants_own_limit(merchant, clean_state):
+    env = paygate_env(*clean_state, PAYGATE_API__RATE_LIMIT="50", PAYGATE_API__RATE_LIMIT_BURST="80")
+    merchant_id = merchant["merchant_id"]
+
+    result = await _cli(env, "merchants", "set-rate-limit", merchant_id, "--burst", "5", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"merchant_id": merchant_id, "rate_limit": None, "rate_limit_burst": 5,
+                                         "effective": {"rate": 50, "burst": 5}}
+    [row] = json.loads((await _cli(env, "merchants", "list", "--json")).output)["data"]
+    assert (row["rate_limit"], row["rate_limit_burst"]) == (None, 5)
+
+    shown = await _cli(env, "merchants", "set-rate-limit", merchant_id, "--rate", "0")
+    assert shown.exit_code == 0 and "no limit (its own)" in " ".join(shown.output.split())
+    shown = await _cli(env, "merchants", "set-rate-limit", merchant_id, "--default")
+    said = " ".join(shown.output.split())
+    assert shown.exit_code == 0 and "50 requests per second, 80 at once (the default)" in said
+    [row] = json.loads((await _cli(env, "merchants", "list", "--json")).output)["data"]
+    assert (row["rate_limit"], row["rate_limit_burst"]) == (None, None)
+
+    for args in ((), ("--default", "--rate", "3"), ("--rate", "-1"), ("--burst", "0")):
+        refused = await _cli(env, "merchants", "set-rate-limit", merchant_id, *args)
+        assert refused.exit_code == 2, (args, refused.output)
+    unknown = await _cli(env, "merchants", "set-rate-limit", "mer_doesnotexist0000", "--rate", "5")
     assert unknown.exit_code == 1 and "no merchant" in unknown.output
 
 

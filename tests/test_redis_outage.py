@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import warnings
 from dataclasses import dataclass
 
 import aiohttp
@@ -23,19 +22,6 @@ from .conftest import build_config, paygate_env
 
 TIMEOUT = 1.0  # redis.timeout of the apps under test
 SLACK = 1.0  # what an answer may take beyond it
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    """A Redis of this test's own, which it may stop and start again (same port, same data)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from paygate.infra.embedded import EmbeddedRedis
-
-        redis = EmbeddedRedis(tmp_path / "redis")
-        redis.start()
-    yield redis
-    redis.stop()
 
 
 async def _timed(call):

@@ -1,4 +1,5 @@
-"""Operator commands: ``paygate status [--json] [--watch]`` and ``paygate merchants create|list|rotate-secret``."""
+"""Operator commands: ``paygate status [--json] [--watch]`` and
+``paygate merchants create|list|rotate-secret|set-rate-limit``."""
 
 from __future__ import annotations
 
@@ -145,7 +146,7 @@ def render_status(report: dict):
 
 @click.group()
 def merchants() -> None:
-    """Create merchants, list them, and rotate their API secrets."""
+    """Create merchants, list them, rotate their API secrets and set their API rate limits."""
 
 
 def _merchant_row(row: dict) -> dict:
@@ -154,7 +155,9 @@ def _merchant_row(row: dict) -> dict:
 
     return {"merchant_id": row["id"], "name": row["name"], "email": row["email"], "api_key": row["api_key"],
             "webhook_url": row["webhook_url"], "webhook_enabled": row["webhook_enabled"],
-            "is_active": row["is_active"], "created_at": iso(row["created_at"])}
+            "is_active": row["is_active"], "created_at": iso(row["created_at"]),
+            "previous_secret_expires_at": iso(row["api_secret_prev_until"]),
+            "rate_limit": row["rate_limit"], "rate_limit_burst": row["rate_limit_burst"]}
 
 
 @merchants.command("create")
@@ -249,12 +252,31 @@ def _merchant_blocks(rows: list[dict]):
     return Group(*lines)
 
 
+def _grace(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from ..core.operations.webhooks import parse_age
+
+    if value.strip() == "0":
+        return 0.0
+    try:
+        return parse_age(value.strip()).total_seconds()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration like 90s, 15m, 2h or 7d", ctx=ctx, param=param) from None
+
+
 @merchants.command("rotate-secret")
 @click.argument("merchant_id")
+@click.option("--grace", default="0", show_default=True, metavar="DURATION", callback=_grace,
+              help="How long the current secret keeps working beside the new one: 90s, 15m, 2h, 7d (at most 30d). "
+                   "0 refuses it at once. Rotating again while a grace runs makes the current secret the previous "
+                   "one, and the older previous secret stops working at once.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def rotate_secret(ctx: click.Context, merchant_id: str, as_json: bool) -> None:
-    """A new API secret for MERCHANT_ID, shown this once; the old one is refused from now on."""
+def rotate_secret(ctx: click.Context, merchant_id: str, grace: float, as_json: bool) -> None:
+    """A new API secret for MERCHANT_ID, shown this once; the old one is refused at once, or when --grace ends.
+
+    Both are events for the merchant's webhooks: merchant.api_secret_rotated now, merchant.api_secret_expired when
+    the old secret stops working.
+    """
     from ..core.operations import merchants as merchant_ops
 
     config = load_config(ctx)
@@ -262,7 +284,7 @@ def rotate_secret(ctx: click.Context, merchant_id: str, as_json: bool) -> None:
 
     async def go():
         async with pool(config) as opened:
-            return await merchant_ops.rotate_api_secret(opened, secret_box(config), merchant_id)
+            return await merchant_ops.rotate_api_secret(opened, secret_box(config), merchant_id, grace)
 
     rotated = run_operation(go())
     if as_json:
@@ -271,4 +293,48 @@ def rotate_secret(ctx: click.Context, merchant_id: str, as_json: bool) -> None:
     out = console()
     out.print(f"[bold]New API secret[/] for {rotated['merchant_id']} (key {rotated['api_key']}):")
     out.print(f"  X-Api-Secret: [cyan]{rotated['api_secret']}[/]")
-    out.print("  [yellow]Shown only now. The previous secret no longer works.[/]")
+    if grace:
+        until = rotated["previous_secret_expires_at"][:19].replace("T", " ")
+        out.print(f"  [yellow]Shown only now. The previous secret works until {until} UTC.[/]")
+    else:
+        out.print("  [yellow]Shown only now. The previous secret no longer works.[/]")
+
+
+@merchants.command("set-rate-limit")
+@click.argument("merchant_id")
+@click.option("--rate", type=click.IntRange(min=0), default=None,
+              help="Requests per second MERCHANT_ID may make to the API, sustained; 0: no limit for it.")
+@click.option("--burst", type=click.IntRange(min=1), default=None,
+              help="Requests it may make at once (without it: api.rate_limit_burst).")
+@click.option("--default", "use_default", is_flag=True,
+              help="Drop its own limit: api.rate_limit and api.rate_limit_burst apply to it again.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def set_rate_limit(ctx: click.Context, merchant_id: str, rate: int | None, burst: int | None, use_default: bool,
+                   as_json: bool) -> None:
+    """MERCHANT_ID's own API rate limit, in place of api.rate_limit and api.rate_limit_burst.
+
+    Its requests are counted in windows of BURST requests every BURST / RATE seconds; over that they are refused
+    with 429 and Retry-After. Running servers apply the change within api.auth_cache_ttl.
+    """
+    from ..core.operations import merchants as merchant_ops
+
+    if use_default == (rate is not None or burst is not None):
+        raise click.UsageError("give --rate and/or --burst, or --default")
+    config = load_config(ctx)
+
+    async def go():
+        async with pool(config) as opened:
+            return await merchant_ops.set_rate_limit(opened, merchant_id, rate, burst)
+
+    limit = run_operation(go())
+    api = config.api
+    rate_now = api.rate_limit if limit["rate_limit"] is None else limit["rate_limit"]
+    burst_now = api.rate_limit_burst if limit["rate_limit_burst"] is None else limit["rate_limit_burst"]
+    limit["effective"] = {"rate": rate_now, "burst": burst_now}
+    if as_json:
+        print_json(limit)
+        return
+    whose = "its own" if limit["rate_limit"] is not None or limit["rate_limit_burst"] is not None else "the default"
+    shown = "no limit" if rate_now == 0 else f"{rate_now} requests per second, {burst_now} at once"
+    console().print(f"[bold]API rate limit[/] for {limit['merchant_id']}: {shown} ({whose})")

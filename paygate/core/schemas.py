@@ -247,3 +247,10 @@ class RecoverRequest(Body):
 class SignIn(Body):
     api_key: str = Field(min_length=1, max_length=255)
     api_secret: str = Field(min_length=1, max_length=255)
+
+
+class RotateApiSecret(Body):
+    """The dashboard's rotation of the API secret."""
+
+    grace: int = Field(default=0, ge=0, le=30 * 86400,
+                       description="seconds the current secret keeps working beside the new one (0: refused now)")

@@ -1,5 +1,5 @@
-"""The only place that builds error responses; every response carries X-Request-Id, and API answers are not
-stored by caches."""
+"""The only place that builds error responses; every response carries X-Request-Id (and an API request by key its
+merchant's X-RateLimit-*), and API answers are not stored by caches."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ..infra.errors import PaygateError, ServiceUnavailable
 from ..storage import db
 from . import sessions
 from .appkeys import MERCHANT_ID, REQUEST_ID
+from .ratelimit import QUOTA
 
 log = logging.getLogger("paygate.http")
 access_log = logging.getLogger("paygate.access")
@@ -58,6 +59,8 @@ async def request_id_middleware(request: web.Request, handler):
     request[REQUEST_ID] = request.headers.get("X-Request-Id", "")[:64] or "req_" + secrets.token_hex(8)
     response = await handler(request)
     response.headers["X-Request-Id"] = request[REQUEST_ID]
+    if quota := request.get(QUOTA):  # a request by API key, counted against its merchant's rate limit
+        response.headers.update(quota.headers())
     if sessions.SESSION in request:  # a dashboard request; saved here, outside error_middleware, so that an
         await sessions.save(request, response)  # error answer that ended a session also clears its cookie
     if request.path.startswith(PRIVATE):

@@ -42,7 +42,8 @@ ERRORS = {
     422: ("IdempotencyMismatch", "This Idempotency-Key was used for a different request.",
           {"code": "IDEMPOTENCY_ERROR", "field": "Idempotency-Key",
            "description": "Idempotency-Key 'k1' was used with a different request; use a new key for a new request"}),
-    429: ("TooManyRequests", "Too many checkout requests from this address; retry after Retry-After.",
+    429: ("TooManyRequests", "Too many requests: at checkout from this address, on the merchant API by this merchant "
+                             "(api.rate_limit, or its own); retry after Retry-After.",
           {"code": "RATE_LIMIT_ERROR", "description": "too many requests; the limit is 60 per 1 minute"}),
     500: ("ServerError", "An unexpected failure; quote the request_id to support.",
           {"code": "SERVER_ERROR", "description": "internal error; quote the request_id to support"}),
@@ -52,6 +53,8 @@ ERRORS = {
 }
 RETRY_AFTER = (409, 429, 503)
 CORS_HEADER = {"Access-Control-Allow-Origin": {"$ref": "#/components/headers/AccessControlAllowOrigin"}}
+RATE_LIMIT_HEADERS = {name: {"$ref": f"#/components/headers/{name.replace('-', '')}"}
+                      for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")}
 
 SECURITY = {
     "merchant": [{"ApiKey": [], "ApiSecret": []}, {"BasicAuth": []}, {"DashboardSession": []}],
@@ -83,6 +86,8 @@ def _headers(op: Operation, status: int) -> dict:
         headers.update(CORS_HEADER)
     if status in RETRY_AFTER:
         headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
+    if op.auth == "merchant" and (status < 300 or status == 429):
+        headers.update(RATE_LIMIT_HEADERS)
     if op.idempotent and (status == op.status or (op.pending_example is not None and status == 202)):
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
     return headers
@@ -99,7 +104,8 @@ def _responses(op: Operation) -> dict:
     writes_by_session = {403} if op.auth == "merchant" and op.method != "GET" else set()
     json_body = {415} if op.request is not None else set()  # a body not sent as application/json
     dependencies = {503} if op.auth != "none" else set()  # Postgres or Redis away
-    for status in sorted({*op.errors, *writes_by_session, *json_body, *dependencies, 500}):
+    rate_limited = {429} if op.auth == "merchant" else set()  # the merchant's API rate limit
+    for status in sorted({*op.errors, *writes_by_session, *json_body, *dependencies, *rate_limited, 500}):
         if status in ERRORS and op.response is not api_models.Readiness:
             name = ERRORS[status][0]
             if op.auth == "public" or status in RETRY_AFTER or op.idempotent:
@@ -182,6 +188,15 @@ def _components(operations: tuple[Operation, ...]) -> dict:
             "RetryAfter": {"required": True, "schema": {"type": "string"}, "description": "Seconds to wait."},
             "AccessControlAllowOrigin": {"required": True, "schema": {"type": "string", "enum": ["*"]},
                                          "description": "Checkout endpoints are open to every origin."},
+            # On answers to requests made with an API key while the merchant's rate limit is on (not the
+            # dashboard's, and not while Redis cannot count them).
+            "XRateLimitLimit": {"required": False, "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                                "description": "Requests the merchant may make per window (its burst; a window "
+                                               "lasts burst / rate seconds)."},
+            "XRateLimitRemaining": {"required": False, "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                                    "description": "Requests left in the current window."},
+            "XRateLimitReset": {"required": False, "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                                "description": "When the window ends and the count starts afresh (unix seconds)."},
         },
         "responses": {ERRORS[status][0]: _error_response(status) for status in sorted(ERRORS)},
     }

@@ -4,6 +4,11 @@ The price, bounded: a secret rotated or a merchant deactivated through *another*
 here for at most ``api.auth_cache_ttl`` seconds (0 turns the memory off). A change made through this
 process forgets the merchant at once (``forget``). Only a successful lookup is kept, and the secret is
 still checked against the remembered hash on every request, so a wrong secret never gets through.
+
+A rotation with a grace period keeps the previous secret's hash and the end of its grace in the row; that end is
+compared with the clock at every request (http/auth.py), so a remembered row never stretches the grace. (A row
+remembered from before a rotation made through another process still knows the old secret as the current one:
+that process accepts it until the grace ends or the entry's ttl does, whichever is later.)
 """
 
 from __future__ import annotations

@@ -65,6 +65,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api.auth_cache_ttl", "float", 5.0,
             "Seconds a server remembers an authenticated merchant; a secret rotated or a merchant deactivated "
             "elsewhere is refused by it within this time (0: look up every request)", minimum=0),
+    Setting("api.rate_limit", "int", 100,
+            "Requests per second one merchant may make to the API with its key, sustained, counted across every "
+            "server process in Redis; more are refused with 429 and Retry-After (0: no limit; paygate merchants "
+            "set-rate-limit overrides it per merchant)", minimum=0),
+    Setting("api.rate_limit_burst", "int", 200,
+            "Requests one merchant may make at once: the limit counts api.rate_limit_burst requests per window "
+            "of rate_limit_burst / rate_limit seconds", minimum=1),
     Setting("api.test_endpoints", "bool", False,
             "Serve GET /api/v1/test/jobs/status (the payment queue's counts and workers, without authentication; "
             "for demos and tests); on under paygate dev, 404 when off"),

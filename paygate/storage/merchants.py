@@ -51,13 +51,49 @@ async def rotate_webhook_secret(cur: Cursor, merchant_id: str, sealed: str, over
     )
 
 
-async def rotate_api_secret(cur: Cursor, merchant_id: str, secret_hash: str, sealed: str) -> dict | None:
-    """Replace the API secret at once; the old one stops working with this commit."""
+async def rotate_api_secret(cur: Cursor, merchant_id: str, secret_hash: str, sealed: str,
+                            grace: float) -> dict | None:
+    """Replace the API secret. With ``grace`` > 0 the current one becomes the previous (its hash kept until
+    now + grace); with 0 it stops working with this commit. Either way a previous secret kept by an earlier
+    rotation is dropped: the row comes back with ``dropped_prev_until``, that secret's end (None when there was
+    none), so that the caller records its expiry, which the scheduler will no longer find."""
     return await fetch_one(
         cur,
-        """UPDATE merchants SET api_secret_hash = %s, api_secret_enc = %s, updated_at = now()
+        """WITH old AS (SELECT id, api_secret_prev_until FROM merchants WHERE id = %(id)s FOR UPDATE)
+           UPDATE merchants m
+              SET api_secret_prev_hash = CASE WHEN %(grace)s > 0 THEN m.api_secret_hash END,
+                  api_secret_prev_until = CASE WHEN %(grace)s > 0 THEN now() + make_interval(secs => %(grace)s) END,
+                  api_secret_hash = %(hash)s, api_secret_enc = %(sealed)s, updated_at = now()
+             FROM old WHERE m.id = old.id
+           RETURNING m.*, old.api_secret_prev_until AS dropped_prev_until, now() AS rotated_at""",
+        {"id": merchant_id, "grace": grace, "hash": secret_hash, "sealed": sealed},
+    )
+
+
+async def expire_previous_secrets(cur: Cursor, limit: int) -> list[dict]:
+    """Forget the previous API secrets whose grace has ended (up to ``limit``): each merchant's id and when its
+    grace ended. A row another transaction holds is skipped, and one already cleared no longer matches, so two
+    schedulers never both return the same expiry."""
+    return await fetch_all(
+        cur,
+        """UPDATE merchants m SET api_secret_prev_hash = NULL, api_secret_prev_until = NULL, updated_at = now()
+             FROM (SELECT id, api_secret_prev_until FROM merchants
+                    WHERE api_secret_prev_hash IS NOT NULL AND api_secret_prev_until <= now()
+                    ORDER BY api_secret_prev_until LIMIT %s
+                    FOR UPDATE SKIP LOCKED) due
+            WHERE m.id = due.id
+        RETURNING m.id, due.api_secret_prev_until AS expired_at""",
+        (limit,),
+    )
+
+
+async def set_rate_limit(cur: Cursor, merchant_id: str, rate: int | None, burst: int | None) -> dict | None:
+    """The merchant's own API rate limit; None takes the configured one."""
+    return await fetch_one(
+        cur,
+        """UPDATE merchants SET rate_limit = %s, rate_limit_burst = %s, updated_at = now()
            WHERE id = %s RETURNING *""",
-        (secret_hash, sealed, merchant_id),
+        (rate, burst, merchant_id),
     )
 
 

@@ -9,6 +9,7 @@ import math
 import time
 
 from ..core import idempotency
+from ..core.operations.merchants import expire_api_secrets
 from ..core.operations.processing import release_expired_authorizations
 from ..core.services import Services
 from ..infra.broker import RedisUnavailable
@@ -26,8 +27,8 @@ SWEEP_PASSES = 10
 
 
 class Scheduler:
-    """Wakes the deliverer, releases expired authorizations, purges old keys and sessions, requeues work whose
-    queue entry was lost, and removes silent consumers from the group."""
+    """Wakes the deliverer, releases expired authorizations, purges old keys and sessions, ends API secrets'
+    grace periods, requeues work whose queue entry was lost, and removes silent consumers from the group."""
 
     def __init__(self, services: Services, deliverer: Deliverer):
         self.services = services
@@ -54,17 +55,19 @@ class Scheduler:
 
     async def run_once(self) -> dict[str, int]:
         """One pass: wake the deliverer (for retries whose time came, and anything a lost NOTIFY or an expired
-        lease left), release expired authorizations, purge old idempotency keys, then requeue work whose job
-        was lost. The Postgres work comes first and needs no Redis, so it goes on while Redis is away."""
+        lease left), release expired authorizations, purge old idempotency keys, forget previous API secrets
+        whose grace ended (recording merchant.api_secret_expired), then requeue work whose job was lost. The
+        Postgres work comes first and needs no Redis, so it goes on while Redis is away."""
         services = self.services
         self.deliverer.wake()
         released = await release_expired_authorizations(services)
         purged = await idempotency.purge_expired(services)
         async with cursor(services.pool) as cur:
             await ended_sessions.purge_expired(cur)
+        expired = await expire_api_secrets(services.pool)
         requeued = await self._requeue_unfinished()
         await self._remove_silent_consumers()
-        return {"requeued": requeued, "released": released, "purged_keys": purged}
+        return {"requeued": requeued, "released": released, "purged_keys": purged, "expired_secrets": expired}
 
     async def _remove_silent_consumers(self) -> None:
         """Now and then, drop from the consumer group the workers that went silent and hold nothing (what they

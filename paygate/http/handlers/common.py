@@ -21,6 +21,7 @@ from ...storage import Anchor, trim
 from .. import appkeys, sessions
 from ..auth import authenticate, has_credentials
 from ..endpoints import METADATA_FILTER, PAGING, TEXT, Query
+from ..ratelimit import count_api_request
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -32,14 +33,18 @@ def services(request: web.Request) -> Services:
 async def merchant(request: web.Request, *, fresh: bool = False) -> dict:
     """The merchant by API key and secret, or else by dashboard session (whose writes need its CSRF token).
 
-    ``fresh`` reads a key-authenticated merchant's row now instead of from the short auth cache.
+    ``fresh`` reads a key-authenticated merchant's row now instead of from the short auth cache. A request by key
+    counts against the merchant's API rate limit (429 when over); the dashboard's, made by a person, do not.
     """
     svc = services(request)
-    if has_credentials(request):
+    by_key = has_credentials(request)
+    if by_key:
         who = await authenticate(request, svc.pool, None if fresh else svc.merchants)
     else:
         who = await sessions.authenticate(request, svc.pool)
     request[appkeys.MERCHANT_ID] = who["id"]  # for the access log
+    if by_key:
+        await count_api_request(request, who)
     return who
 
 

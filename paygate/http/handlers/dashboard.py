@@ -4,13 +4,15 @@ API-secret rotation). Everything else it shows comes from /api/v1 under the sess
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from aiohttp import web
 
+from ...core.models import iso
 from ...core.operations import merchants as merchant_ops
 from ...core.operations.overview import overview as overview_of
 from ...core.operations.webhooks import endpoint_view
-from ...core.schemas import SignIn
+from ...core.schemas import RotateApiSecret, SignIn
 from ...infra import crypto
 from ...infra.errors import Unauthorized, UnsupportedMediaType
 from ...infra.resources import static_dir
@@ -106,11 +108,21 @@ async def overview(request: web.Request) -> web.Response:
     return respond(await overview_of(services(request), await merchant(request)))
 
 
+@routes.get(f"{BASE}/api/api-secret")
+async def api_secret_grace(request: web.Request) -> web.Response:
+    """Until when the previous API secret still works, while a rotation's grace runs (else null)."""
+    until = (await merchant(request))["api_secret_prev_until"]
+    return respond({"previous_secret_expires_at": iso(until) if until and until > datetime.now(UTC) else None})
+
+
 @routes.post(f"{BASE}/api/api-secret/rotate")
 async def rotate_api_secret(request: web.Request) -> web.Response:
-    """A new API secret, shown this once; the old one and every other session stop working now."""
+    """A new API secret, shown this once; the old one works on for ``grace`` seconds (0: stops now). Every other
+    session ends now: it was signed in with a secret that is no longer the current one."""
     who = await merchant(request)
+    grace = (await body(request, RotateApiSecret)).grace
     svc = services(request)
-    rotated = await merchant_ops.rotate_api_secret(svc.pool, svc.box, who["id"])
+    rotated = await merchant_ops.rotate_api_secret(svc.pool, svc.box, who["id"], grace)
     await sessions.renew(request, {**who, "api_secret_hash": crypto.hash_secret(rotated["api_secret"])})
-    return respond({"api_key": rotated["api_key"], "api_secret": rotated["api_secret"]})
+    return respond({"api_key": rotated["api_key"], "api_secret": rotated["api_secret"],
+                    "previous_secret_expires_at": rotated["previous_secret_expires_at"] if grace else None})
