@@ -121,7 +121,7 @@ async def test_a_utc_offset_beyond_postgres_range_is_refused_naming_the_filter_o
 
 
 def test_every_list_route_takes_from_and_to():
-    assert len(list_routes()) == 5
+    assert len(list_routes()) == 6
 
 
 @pytest.mark.parametrize(("value", "status"), [

@@ -261,11 +261,11 @@ async def test_listen_command_serves_until_sigint_and_exits_0(paygate_process):
 
 
 def test_trigger_offers_the_events_trigger_fires():
-    from paygate.commands import trigger, webhooks
+    from paygate.commands import endpoints, trigger, webhooks
     from paygate.storage import seed
 
     assert webhooks.TRIGGER_EVENTS == trigger.EVENTS
-    assert webhooks.TEST_API_KEY == seed.TEST_MERCHANT["api_key"]
+    assert endpoints.TEST_API_KEY == seed.TEST_MERCHANT["api_key"]
 
 
 # -- trigger ------------------------------------------------------------------------------------------------

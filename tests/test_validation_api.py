@@ -561,6 +561,8 @@ OBJECTS_BY_ID = [
     param("/refunds/{id}", "rfnd", "refund", "", id="get-refund"),
     param("/events/{id}", "evt", "event", "", id="get-event"),
     param("/webhooks/{id}", "whd", "webhook delivery", "", id="get-webhook-delivery"),
+    param("/webhook_endpoints/{id}", "we", "webhook endpoint", "", id="get-webhook-endpoint"),
+    param("/webhook_endpoints/{id}/secret", "we", "webhook endpoint", "", id="reveal-webhook-endpoint-secret"),
     param("/checkout/orders/{id}", "order", "order", "?key={key}", id="checkout-order"),
     param("/checkout/payments/{id}", "pay", "payment", "?key={key}", id="checkout-payment"),
 ]

@@ -13,9 +13,10 @@ from ..core.operations.refunds import create_refund, get_refund
 from ..core.schemas import OrderCreate, PaymentCreate, RefundCreate
 from ..core.services import Services
 from ..core.states import UNFINISHED
-from ..infra.errors import NotFound, PaygateError
-from ..storage import events, merchants, webhooks
+from ..infra.errors import PaygateError
+from ..storage import events, webhooks
 from ..storage.db import cursor
+from .endpoints import merchant_by_key
 
 # The simulator's magic UPI ids decide the outcome, so a trigger never depends on the success rate.
 PAYER = {
@@ -37,10 +38,7 @@ class TriggerFailed(PaygateError):
 
 async def trigger(services: Services, event: str, api_key: str) -> dict:
     """Order → payment (→ full refund), each processed now; the ids created and the event's delivery."""
-    async with cursor(services.pool) as cur:
-        merchant = await merchants.by_api_key(cur, api_key)
-    if merchant is None:
-        raise NotFound(f"no merchant with API key {api_key}", field="merchant")
+    merchant = await merchant_by_key(services, api_key)
 
     order = await create_order(services, merchant, OrderCreate(amount=AMOUNT, currency=CURRENCY, notes=NOTES),
                                Receipt(201))

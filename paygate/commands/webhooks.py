@@ -1,4 +1,4 @@
-"""Operator commands for webhooks: ``paygate webhooks list|retry|listen`` and ``paygate trigger``."""
+"""Operator commands for webhooks: ``paygate webhooks list|retry|listen|endpoints`` and ``paygate trigger``."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 import click
 
 from .context import console, load_config, operator_services, pool, print_json, run, run_operation, table_console
+from .endpoints import endpoints, json_option, merchant_by_key, merchant_option, split_events
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
     from datetime import datetime
 
     from .listen import Arrival
 
 # The events `paygate trigger` fires (commands.trigger.PAYER has the UPI id behind each; a test keeps them equal).
 TRIGGER_EVENTS = ("payment.success", "payment.failed", "refund.processed")
-TEST_API_KEY = "key_test_abc123"  # the seed's test merchant (paygate.storage.seed.TEST_MERCHANT)
 
 
 def register(main: click.Group) -> None:
@@ -25,7 +26,10 @@ def register(main: click.Group) -> None:
 
 @click.group()
 def webhooks() -> None:
-    """Operate webhook deliveries."""
+    """Operate webhook deliveries and endpoints."""
+
+
+webhooks.add_command(endpoints)
 
 
 def _when(value: datetime | None) -> str:
@@ -184,6 +188,10 @@ def print_arrival(a: Arrival, payload: bool = True) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=4000, show_default=True)
 @click.option("--secret", callback=_secret, metavar="whsec_…", help="Verify both signatures with this secret.")
+@click.option("--events", callback=split_events, metavar="TYPES",
+              help="Register this listener as a temporary webhook endpoint of --merchant for these event types "
+                   "(comma-separated, or *), verified with its own secret, and delete it on exit.")
+@merchant_option
 @click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Answer 500 to this share of requests, to watch retries.")
 @click.option("--forward-to", callback=_url, metavar="URL",
@@ -192,32 +200,67 @@ def print_arrival(a: Arrival, payload: bool = True) -> None:
               help="Print each event's JSON body under its line.")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=300.0, show_default=True, metavar="SECONDS",
               help="Refuse (400) a delivery whose signed time is further than this from now: a replay.")
-def listen_command(host: str, port: int, secret: str | None, fail_rate: float, forward_to: str | None,
-                   payload: bool, tolerance: float) -> None:
+@click.pass_context
+def listen_command(ctx: click.Context, host: str, port: int, secret: str | None, events: list[str] | None,
+                   api_key: str, fail_rate: float, forward_to: str | None, payload: bool, tolerance: float) -> None:
     """A local webhook endpoint: verify, print and answer each event, until Ctrl-C.
 
-    Point a merchant at it with PATCH /api/v1/merchant {"webhook_url": "http://127.0.0.1:4000/"} (or on the
-    dashboard's Webhooks page), and pass that merchant's webhook secret as --secret.
+    With --events it registers itself as a temporary endpoint of the merchant (as stripe listen --events does)
+    and verifies with that endpoint's secret; the workers deliver to loopback only with
+    webhooks.allow_private_targets (on under paygate dev). Without, point a merchant at it with PATCH
+    /api/v1/merchant {"webhook_url": "http://127.0.0.1:4000/"} (or on the dashboard's Webhooks page), and pass that
+    merchant's webhook secret as --secret.
     """
     from . import listen
 
-    app = listen.create_listener_app(secret, fail_rate, forward_to, lambda a: print_arrival(a, payload), tolerance)
+    def serve(secret: str | None, ready) -> Awaitable:
+        app = listen.create_listener_app(secret, fail_rate, forward_to, lambda a: print_arrival(a, payload),
+                                         tolerance)
+        return listen.run(app, host, port, ready)
 
     def ready() -> None:
         checks = "verifying signatures" if secret else "signatures not checked without --secret"
         console().print(f"listening on http://{host}:{port}/ ({checks}); Ctrl-C stops", highlight=False,
                         soft_wrap=True)
 
-    run(listen.run(app, host, port, ready))
+    if events is None:
+        run(serve(secret, ready))
+        return
+    if secret is not None:
+        raise click.UsageError("--secret goes without --events: the temporary endpoint's own secret is used")
+    config = load_config(ctx)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}/"
+
+    async def go():
+        from ..core.idempotency import Receipt
+        from ..core.operations import webhook_endpoints as ops
+        from ..core.schemas import WebhookEndpointCreate
+
+        async with operator_services(config) as services:
+            merchant = await merchant_by_key(services, api_key)
+            created = await ops.create(services, merchant, WebhookEndpointCreate(
+                url=url, enabled_events=events, description="paygate webhooks listen (temporary)"), Receipt(201))
+
+            def registered() -> None:
+                console().print(f"listening on {url} as webhook endpoint {created['id']} of {merchant['id']} for "
+                                f"{', '.join(created['enabled_events'])}; signing secret {created['secret']} "
+                                "(verifying signatures); Ctrl-C stops and deletes the endpoint",
+                                highlight=False, soft_wrap=True)
+
+            try:
+                await serve(created["secret"], registered)
+            finally:
+                await ops.delete(services, merchant, created["id"], Receipt(200))
+
+    run_operation(go())
 
 
 # -- trigger ------------------------------------------------------------------------------------------------
 
 @click.command("trigger")
 @click.argument("event", type=click.Choice(TRIGGER_EVENTS), metavar="EVENT")
-@click.option("--merchant", "api_key", default=TEST_API_KEY, show_default=True, metavar="KEY",
-              help="The merchant's API key.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@merchant_option
+@json_option
 @click.pass_context
 def trigger_command(ctx: click.Context, event: str, api_key: str, as_json: bool) -> None:
     """Fire EVENT (payment.success, payment.failed or refund.processed) with real test objects.

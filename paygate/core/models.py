@@ -311,12 +311,14 @@ class Attempt(Shape):
 
 
 class WebhookDelivery(Shape):
-    """One event's delivery to the merchant's endpoint, over all its attempts."""
+    """One event's delivery to one of the merchant's endpoints, over all its attempts."""
 
     id: DeliveryId
     entity: Literal["webhook_delivery"]
     event: str = Field(examples=["payment.captured"])
     event_id: EventId
+    endpoint_id: str | None = Field(description="the webhook endpoint (we_…) it goes to; null for the merchant's "
+                                                "webhook_url")
     url: str
     status: Literal["pending", "success", "failed"]
     attempts: int = Field(ge=0)
@@ -336,6 +338,7 @@ class WebhookDelivery(Shape):
             "entity": "webhook_delivery",
             "event": row["event"],
             "event_id": row["event_id"],
+            "endpoint_id": row["endpoint_id"],
             "url": row["url"],
             "status": row["status"],
             "attempts": row["attempts"],

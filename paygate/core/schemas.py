@@ -254,3 +254,23 @@ class RotateApiSecret(Body):
 
     grace: int = Field(default=0, ge=0, le=30 * 86400,
                        description="seconds the current secret keeps working beside the new one (0: refused now)")
+
+
+ENDPOINT_EVENTS = "event types (see GET /api/v1/webhook_endpoints' description), or [\"*\"] for every event"
+
+
+class WebhookEndpointCreate(Body):
+    url: str = Field(min_length=1, max_length=2048, description="https URL (http allowed on loopback under dev)")
+    enabled_events: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=100,
+                                                                       description=ENDPOINT_EVENTS)
+    description: str | None = Field(default=None, max_length=500)
+    disabled: bool = False
+
+
+class WebhookEndpointUpdate(Body):
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    enabled_events: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, min_length=1,
+                                                                              max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+    disabled: bool | None = Field(default=None, description="true stops deliveries to it; false enables it again "
+                                                            "(also after paygate disabled it for a 410 Gone)")

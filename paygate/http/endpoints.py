@@ -102,7 +102,8 @@ ATTEMPT = {"number": 1, "trigger": "initial", "status_code": 200, "response_body
            "duration_ms": 84, "created_at": LATER}
 DELIVERY = {
     "id": DELIVERY_ID, "entity": "webhook_delivery", "event": "payment.captured", "event_id": EVENT_ID,
-    "url": "https://shop.example/hooks/paygate", "status": "success", "attempts": 1, "next_retry_at": None,
+    "endpoint_id": None, "url": "https://shop.example/hooks/paygate", "status": "success", "attempts": 1,
+    "next_retry_at": None,
     "last_attempt_at": LATER, "response_code": 200, "response_body": "ok",
     "payload": {"id": EVENT_ID, "event": "payment.captured", "data": {"payment": {"id": PAYMENT_ID}}},
     "created_at": LATER, "updated_at": LATER,
@@ -144,13 +145,13 @@ PAGING = (
                   "±15:59 is refused)", TEXT, example="2025-01-01T00:00:00Z"),
     Query("to", "created at or before: unix seconds or ISO 8601 (naive times are UTC; a UTC offset beyond "
                 "±15:59 is refused)", TEXT, example="1738324800"),
-)
     Query("starting_after", "a cursor: the page of objects that come after this one (older); an id from the "
                             "end of the last page. Not with offset or ending_before", TEXT,
           example=PAYMENT_ID),
     Query("ending_before", "a cursor: the page of objects just before this one (newer), still newest first; an "
                            "id from the start of the last page. Not with offset or starting_after", TEXT,
           example=PAYMENT_ID),
+)
 
 LIST_NOTE = ("Newest first (by creation time, then id). Page with `limit` and either `offset` or a cursor: "
              "`starting_after=<id>` (the last id of a page) for the next, older page, `ending_before=<id>` (the first "

@@ -85,8 +85,8 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=1),
     Setting("worker.webhook_batch", "int", 50,
             "Most due webhook deliveries one claim takes (one statement); at most four times "
-            "webhooks.per_endpoint_concurrency of one merchant's, and none of a merchant whose share a worker "
-            "process already holds",
+            "webhooks.per_endpoint_concurrency of one merchant's, and none to an endpoint whose share (as many) a "
+            "worker process already holds",
             minimum=1),
     Setting("worker.webhook_claim_gap", "float", 0.01,
             "Least seconds between two claims, and between two records of webhook attempts, of one worker "
@@ -117,7 +117,8 @@ SETTINGS: tuple[Setting, ...] = (
             "paygate dev uses the seed's test schedule 5, 10, 15, 20"),
     Setting("webhooks.max_attempts", "int", 5, "Attempts before a delivery is marked failed", minimum=1),
     Setting("webhooks.per_endpoint_concurrency", "int", 10,
-            "Deliveries to one merchant's endpoint in flight at once, per worker process", minimum=1),
+            "Deliveries to one endpoint (a merchant's webhook_url, or one of its webhook endpoints) in flight at "
+            "once, per worker process", minimum=1),
     Setting("webhooks.allow_private_targets", "bool", False,
             "Allow webhook URLs on loopback, private and link-local addresses (true under paygate dev)"),
     Setting("webhooks.secret_overlap", "float", 24 * 3600.0,

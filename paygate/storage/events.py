@@ -10,10 +10,11 @@ from .db import Cursor, Statement, as_columns
 
 
 async def record(cur: Cursor, merchant_id: str, event_type: str, object_id: str, payload: dict) -> dict:
-    """The event, and its webhook delivery when the merchant has an endpoint, in the caller's transaction.
+    """The event, and its webhook deliveries, in the caller's transaction: one to the merchant's webhook_url (the
+    seed's implicit endpoint) if set, and one to each enabled endpoint subscribed to the event's type.
 
-    One statement: the event, the delivery (decided by the merchant row as it is now, not as a caller
-    remembers it) and the NOTIFY that wakes the workers on commit. The body's timestamp comes from the
+    One statement: the event, the deliveries (decided by the merchant's endpoints as they are now, not as a
+    caller remembers them) and the NOTIFY that wakes the workers on commit. The body's timestamp comes from the
     event row, so the statement builds the JSON around it.
     """
     row = _row(merchant_id, event_type, object_id, payload)
@@ -38,12 +39,20 @@ _RECORD = Statement(
                    AS r(id, merchant_id, type, object_id, payload, delivery_id, head)),
             e AS (INSERT INTO events (id, merchant_id, type, object_id, payload)
                   SELECT id, merchant_id, type, object_id, payload::jsonb FROM r RETURNING *),
-            w AS (INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, next_retry_at)
-                  SELECT r.delivery_id, m.id, e.id, e.type, m.webhook_url,
+            w AS (INSERT INTO webhook_logs (id, merchant_id, event_id, event, url, payload, next_retry_at, endpoint_id)
+                  SELECT coalesce(t.delivery_id, r.delivery_id), e.merchant_id, e.id, e.type, t.url,
                          r.head || floor(extract(epoch FROM e.created_at))::bigint || ', "data": ' || r.payload
-                         || '}}', now()
-                  FROM e JOIN r ON r.id = e.id JOIN merchants m ON m.id = e.merchant_id
-                  WHERE m.webhook_url IS NOT NULL
+                         || '}}', now(), t.endpoint_id
+                  FROM e JOIN r ON r.id = e.id CROSS JOIN LATERAL (
+                      -- the seed's webhook_url: the implicit endpoint, subscribed to every event
+                      SELECT NULL::text AS endpoint_id, NULL::text AS delivery_id, m.webhook_url AS url
+                      FROM merchants m WHERE m.id = e.merchant_id AND m.webhook_url IS NOT NULL
+                      UNION ALL  -- and each enabled endpoint subscribed to the event's type
+                      SELECT x.id, 'whd_' || replace(gen_random_uuid()::text, '-', ''), x.url
+                      FROM webhook_endpoints x
+                      WHERE x.merchant_id = e.merchant_id AND x.deleted_at IS NULL AND NOT x.disabled
+                        AND (e.type = ANY(x.enabled_events)
+                             OR ('*' = ANY(x.enabled_events) AND e.type <> 'webhook.test'))) t
                   RETURNING id),
             n AS (SELECT pg_notify('{webhooks.NOTIFY_CHANNEL}', '') WHERE EXISTS (SELECT 1 FROM w))
        SELECT e.*, (SELECT count(*) FROM n) AS notified FROM e""")

@@ -26,8 +26,17 @@ async def announcements(database_url: str) -> AsyncIterator[asyncio.Queue]:
         yield conn.notifies
 
 
+
+def _sendable(merchant: str) -> str:
+    """A delivery ``d`` may be sent when its endpoint is enabled: its merchant's own (webhook_url, no endpoint_id;
+    ``merchant`` names the merchant row) or one of the merchant's webhook_endpoints."""
+    return f"""(CASE WHEN d.endpoint_id IS NULL THEN {merchant}.webhook_enabled AND {merchant}.webhook_url IS NOT NULL
+                     ELSE EXISTS (SELECT 1 FROM webhook_endpoints x WHERE x.id = d.endpoint_id
+                                  AND NOT x.disabled AND x.deleted_at IS NULL) END)"""
+
+
 _CLAIM_DUE = Statement(
-    """WITH RECURSIVE waiting(merchant_id) AS (  -- the merchants with pending deliveries: one index probe each
+    f"""WITH RECURSIVE waiting(merchant_id) AS (  -- the merchants with pending deliveries: one index probe each
            (SELECT merchant_id FROM webhook_logs WHERE status = 'pending' ORDER BY merchant_id LIMIT 1)
            UNION ALL
            SELECT (SELECT d.merchant_id FROM webhook_logs d
@@ -41,40 +50,59 @@ _CLAIM_DUE = Statement(
                    SELECT d.next_retry_at FROM webhook_logs d
                    WHERE d.merchant_id = e.id AND d.status = 'pending'
                      AND d.next_retry_at <= now() + interval '1 second'
-                     AND (d.locked_until IS NULL OR d.locked_until < now())
+                     AND (d.locked_until IS NULL OR d.locked_until < now()) AND {_sendable('e')}
+                     AND coalesce(d.endpoint_id, d.merchant_id) <> ALL(%(exclude)s::text[])
                    ORDER BY d.next_retry_at LIMIT %(per_merchant)s) d) h
-           WHERE e.webhook_enabled AND e.webhook_url IS NOT NULL AND e.id <> ALL(%(exclude)s::text[])
-             AND h.due > 0),
+           WHERE h.due > 0
+             -- a merchant with no endpoint enabled and not excluded is passed over without reading its backlog
+             AND ((e.webhook_enabled AND e.webhook_url IS NOT NULL AND e.id <> ALL(%(exclude)s::text[]))
+                  OR EXISTS (SELECT 1 FROM webhook_endpoints x WHERE x.merchant_id = e.id
+                             AND NOT x.disabled AND x.deleted_at IS NULL AND x.id <> ALL(%(exclude)s::text[])))),
        chosen AS (  -- the merchants with the oldest due, until their shares cover the claim
            SELECT merchant_id FROM (
                SELECT merchant_id, sum(due) OVER (ORDER BY oldest, merchant_id) - due AS before FROM heads) r
-           WHERE before < %(limit)s)
-       UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s)
-       FROM merchants m
-       WHERE m.id = w.merchant_id AND w.id = ANY(ARRAY(  -- an array, so that the rows are found by key
-           SELECT d.id FROM chosen CROSS JOIN LATERAL (  -- locked only here: at most a claim and a share
-               SELECT d.id, d.next_retry_at FROM webhook_logs d
-               WHERE d.merchant_id = chosen.merchant_id AND d.status = 'pending'
-                 AND d.next_retry_at <= now() + interval '1 second'
-                 AND (d.locked_until IS NULL OR d.locked_until < now())
-               ORDER BY d.next_retry_at LIMIT %(per_merchant)s
-               FOR UPDATE OF d SKIP LOCKED) d
-           ORDER BY d.next_retry_at LIMIT %(limit)s))
-       RETURNING w.*, m.webhook_url, m.webhook_secret_enc, m.webhook_secret_prev_enc,
-                 (m.webhook_secret_prev_until > now()) AS previous_secret_valid""")
+           WHERE before < %(limit)s),
+       claimed AS (
+           UPDATE webhook_logs w SET locked_until = now() + make_interval(secs => %(lease)s)
+           FROM merchants m
+           WHERE m.id = w.merchant_id AND w.id = ANY(ARRAY(  -- an array, so that the rows are found by key
+               SELECT d.id FROM chosen JOIN merchants o ON o.id = chosen.merchant_id
+               CROSS JOIN LATERAL (  -- locked only here: at most a claim and a share
+                   SELECT d.id, d.next_retry_at FROM webhook_logs d
+                   WHERE d.merchant_id = chosen.merchant_id AND d.status = 'pending'
+                     AND d.next_retry_at <= now() + interval '1 second'
+                     AND (d.locked_until IS NULL OR d.locked_until < now()) AND {_sendable('o')}
+                     AND coalesce(d.endpoint_id, d.merchant_id) <> ALL(%(exclude)s::text[])
+                   ORDER BY d.next_retry_at LIMIT %(per_merchant)s
+                   FOR UPDATE OF d SKIP LOCKED) d
+               ORDER BY d.next_retry_at LIMIT %(limit)s))
+           RETURNING w.*, m.webhook_url AS merchant_url, m.webhook_secret_enc AS merchant_secret_enc,
+                     m.webhook_secret_prev_enc AS merchant_secret_prev_enc,
+                     m.webhook_secret_prev_until AS merchant_secret_prev_until)
+       SELECT c.*, coalesce(x.url, c.merchant_url) AS webhook_url,
+              coalesce(x.secret_enc, c.merchant_secret_enc) AS webhook_secret_enc,
+              CASE WHEN c.endpoint_id IS NULL THEN c.merchant_secret_prev_enc ELSE x.secret_prev_enc END
+                  AS webhook_secret_prev_enc,
+              coalesce(CASE WHEN c.endpoint_id IS NULL THEN c.merchant_secret_prev_until ELSE x.secret_prev_until END
+                       > now(), false) AS previous_secret_valid
+       FROM claimed c LEFT JOIN webhook_endpoints x ON x.id = c.endpoint_id""")
 
 
 async def claim_due(cur: Cursor, limit: int, lease: float, per_merchant: int,
                     exclude: list[str] | tuple[str, ...] = ()) -> list[dict]:
-    """Hold up to ``limit`` due deliveries, at most ``per_merchant`` of one merchant's and none of the merchants
-    in ``exclude``, for ``lease`` seconds, oldest due first; return them with their merchant's endpoint and
-    secrets. Each row's ``locked_until`` is the claim's token for ``record_attempts``.
+    """Hold up to ``limit`` due deliveries, at most ``per_merchant`` of one merchant's and none to the endpoints
+    in ``exclude`` (endpoint keys: a webhook endpoint's id, or a merchant's id for its own webhook_url), for
+    ``lease`` seconds, oldest due first; return them with their endpoint and
+    secrets (``webhook_url``, ``webhook_secret_enc``, ``webhook_secret_prev_enc``, ``previous_secret_valid``: the
+    endpoint's, or the merchant's for its implicit endpoint). Each row's ``locked_until`` is the claim's token for
+    ``record_attempts``.
 
     Due means pending, its time come (or within the second), not held by a worker, to an enabled endpoint.
     Rows another claim is taking at the same moment are skipped, not waited for, so concurrent claims
     never return the same delivery. Each merchant's due deliveries are looked up by key on their own, so one
-    merchant's backlog does not stand in front of another's, and the excluded merchants' (those whose
-    deliveries the caller already holds its fill of, as behind an endpoint that hangs) cost nothing to pass.
+    merchant's backlog does not stand in front of another's, and the excluded endpoints' (those whose
+    deliveries the caller already holds its fill of, as behind an endpoint that hangs) are passed over: at no cost
+    when they are all the merchant's endpoints, otherwise by reading past their due deliveries.
     Rows are locked only for the merchants chosen (at most ``limit`` + ``per_merchant`` - 1 rows). The cost of a
     claim grows with the number of merchants that have deliveries pending, due or not: ~15 µs each (a claim
     of 50 with one merchant pending took 1.4 ms of Postgres, with 1,000 merchants holding retries ~14 ms).
@@ -86,8 +114,8 @@ async def claim_due(cur: Cursor, limit: int, lease: float, per_merchant: int,
 _RECORD_ATTEMPTS = Statement(
     """WITH r AS (
            SELECT * FROM jsonb_to_recordset(%(attempts)s::jsonb) AS r(
-               id text, lease timestamptz, merchant_id text, number int, trigger text, url text, status text,
-               delay float8, code int, body text, error text, duration_ms int, disable_reason text)),
+               id text, lease timestamptz, merchant_id text, endpoint_id text, number int, trigger text, url text,
+               status text, delay float8, code int, body text, error text, duration_ms int, disable_reason text)),
        locked AS (  -- found by key (an array) and locked in id order; checked once locked, so that no status
                     -- condition invites the planner to scan webhook_logs_merchant_due (the backlog) instead
            SELECT w.id, w.status, w.locked_until FROM webhook_logs w
@@ -99,10 +127,13 @@ _RECORD_ATTEMPTS = Statement(
                                          duration_ms)
            SELECT id, number, trigger, code, body, error, duration_ms FROM held
            ON CONFLICT (webhook_log_id, number) DO NOTHING),
-       d AS (
+       d AS (  -- the endpoint that answered 410: the merchant's own, or one of its webhook_endpoints
            UPDATE merchants m SET webhook_enabled = false, webhook_disabled_reason = held.disable_reason,
                   updated_at = now()
-           FROM held WHERE m.id = held.merchant_id AND held.disable_reason IS NOT NULL)
+           FROM held WHERE m.id = held.merchant_id AND held.endpoint_id IS NULL AND held.disable_reason IS NOT NULL),
+       x AS (
+           UPDATE webhook_endpoints x SET disabled = true, disabled_reason = held.disable_reason, updated_at = now()
+           FROM held WHERE x.id = held.endpoint_id AND held.disable_reason IS NOT NULL)
        UPDATE webhook_logs w SET attempts = r.number, status = r.status, url = r.url,
               last_attempt_at = now(), response_code = r.code, response_body = r.body,
               next_retry_at = CASE WHEN r.status = 'pending'
@@ -116,7 +147,8 @@ async def record_attempts(cur: Cursor, attempts: list[dict]) -> list[dict]:
     """Each attempt's row and its delivery's new state (and, for those with a ``disable_reason``, their endpoint
     disabled), all in one statement: atomic without a transaction around it. Safe to repeat.
 
-    ``attempts``: dicts with id, lease (the ``locked_until`` its claim returned, ISO 8601), merchant_id, number,
+    ``attempts``: dicts with id, lease (the ``locked_until`` its claim returned, ISO 8601), merchant_id,
+    endpoint_id (None for the merchant's own webhook_url), number,
     trigger, url, status ('success', 'pending' or 'failed'), delay (seconds until the next attempt, when
     pending), code, body, error, duration_ms, disable_reason. An attempt whose delivery is no longer held by
     its claim (the lease ran out and another worker took it) is not recorded. Returns each recorded
@@ -184,8 +216,10 @@ async def get(cur: Cursor, merchant_id: str, delivery_id: str) -> dict | None:
                            (delivery_id, merchant_id))
 
 
-async def for_event(cur: Cursor, event_id: str) -> dict | None:
-    return await fetch_one(cur, "SELECT * FROM webhook_logs WHERE event_id = %s", (event_id,))
+async def for_event(cur: Cursor, event_id: str, endpoint_id: str | None = None) -> dict | None:
+    """The event's delivery to the endpoint (None: to the merchant's own webhook_url)."""
+    return await fetch_one(cur, "SELECT * FROM webhook_logs WHERE event_id = %s "
+                                "AND endpoint_id IS NOT DISTINCT FROM %s", (event_id, endpoint_id))
 
 
 async def attempts(cur: Cursor, delivery_id: str) -> list[dict]:
@@ -193,9 +227,9 @@ async def attempts(cur: Cursor, delivery_id: str) -> list[dict]:
                            (delivery_id,))
 
 
-async def list_page(cur: Cursor, merchant_id: str, *, status=None, event=None, created_from=None, created_to=None,
-                    limit: int, offset: int) -> tuple[list[dict], int]:
-    filters = Filters(merchant_id).equal("status", status).equal("event", event)
+async def list_page(cur: Cursor, merchant_id: str, *, status=None, event=None, endpoint_id=None, created_from=None,
+                    created_to=None, limit: int, offset: int) -> tuple[list[dict], int]:
+    filters = Filters(merchant_id).equal("status", status).equal("event", event).equal("endpoint_id", endpoint_id)
     return await page(cur, "webhook_logs", filters.created_between(created_from, created_to), limit, offset)
 
 

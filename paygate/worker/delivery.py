@@ -29,9 +29,10 @@ class Deliverer:
     """Claims due webhook deliveries, sends each in a task of its own, and records the attempts as they end.
 
     It holds at most four times ``worker.webhook_concurrency`` deliveries at once (what its limiter lets out,
-    and the rest waiting in memory behind their endpoint's limit), and at most ``per_merchant`` of one
-    merchant's before a claim passes that merchant over (a claim adds at most as many again): an endpoint
-    that hangs ties up its own share and its endpoint limit's worth of sends, never the others' room. An
+    and the rest waiting in memory behind their endpoint's limit), and at most ``per_merchant`` to one
+    endpoint before a claim passes that endpoint over (a claim adds at most as many again): an endpoint
+    that hangs ties up its own share and its endpoint limit's worth of sends, never the others' room (its
+    merchant's other endpoints included). An
     attempt that ends is recorded with those that ended meanwhile, in one statement, whatever claim it came
     from.
 
@@ -39,7 +40,7 @@ class Deliverer:
     payments/s a NOTIFY comes every few milliseconds, and claiming and recording ten deliveries costs
     Postgres about 2.5 times what one costs (4 ms against 1.7 ms, measured one claim at a time). A claim cut
     short by its size is followed at once, and attempts recorded wake the claims when they make room or bring
-    a merchant that was passed over under its share: a backlog drains at the rate it is sent.
+    an endpoint that was passed over under its share: a backlog drains at the rate it is sent.
     """
 
     def __init__(self, services: Services):
@@ -50,7 +51,7 @@ class Deliverer:
         self.session = None
         self._due = asyncio.Event()  # deliveries may be due: claim
         self._due.set()  # whatever waited while no worker ran
-        self._held: Counter[str] = Counter()  # deliveries claimed and not yet recorded, by merchant
+        self._held: Counter[str] = Counter()  # deliveries claimed and not yet recorded, by endpoint_key
         self._room = 4 * config.worker.webhook_concurrency
         self._share = webhook_ops.per_merchant(config.webhooks)
         self._sending: set[asyncio.Task] = set()
@@ -80,7 +81,7 @@ class Deliverer:
                 size = min(config.worker.webhook_batch, self._room - self._held.total())
                 if size <= 0:  # recording attempts makes room, and wakes this
                     break
-                full = [merchant for merchant, n in self._held.items() if n >= self._share]
+                full = [endpoint for endpoint, n in self._held.items() if n >= self._share]
                 last = time.monotonic()
                 try:
                     batch = await webhook_ops.claim(self.services, size, full)
@@ -90,7 +91,7 @@ class Deliverer:
                     log.exception("claiming due webhook deliveries failed")
                     break
                 for delivery in batch.deliveries:
-                    self._held[delivery["merchant_id"]] += 1
+                    self._held[webhook_ops.endpoint_key(delivery)] += 1
                     task = asyncio.create_task(self._send(delivery, batch.start_before))
                     self._sending.add(task)
                     task.add_done_callback(self._sending.discard)
@@ -106,7 +107,7 @@ class Deliverer:
             log.exception("webhook delivery %s failed before its attempt was made", delivery["id"])
             made = None
         if made is None:
-            self._release([delivery["merchant_id"]])
+            self._release([webhook_ops.endpoint_key(delivery)])
         else:
             self._attempts.append(made)
             self._attempted.set()
@@ -129,18 +130,18 @@ class Deliverer:
                 log.exception("recording %d webhook attempts failed", len(attempts))
                 recorded = []
             finally:
-                self._release([a["merchant_id"] for a in attempts])
+                self._release([webhook_ops.endpoint_key(a) for a in attempts])
             for row in recorded:
                 jobs_log.info("webhook delivery %s: %s", row["id"], row["status"], extra={
                     "queue": WEBHOOKS, "delivery_id": row["id"], "status": row["status"]})
 
-    def _release(self, merchant_ids: list[str]) -> None:
-        """Forget deliveries recorded or given up; wake the claims if that made room, or let a merchant that
+    def _release(self, endpoints: list[str]) -> None:
+        """Forget deliveries recorded or given up; wake the claims if that made room, or let an endpoint that
         was passed over (holding its share) be claimed again."""
         no_room = self._held.total() >= self._room
-        passed_over = {m for m in merchant_ids if self._held[m] >= self._share}
-        self._held.subtract(merchant_ids)
-        self._held = +self._held  # drop the merchants that no longer hold any
+        passed_over = {e for e in endpoints if self._held[e] >= self._share}
+        self._held.subtract(endpoints)
+        self._held = +self._held  # drop the endpoints that no longer hold any
         if (no_room and self._held.total() < self._room) or any(self._held[m] < self._share for m in passed_over):
             self._due.set()
 

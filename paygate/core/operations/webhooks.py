@@ -30,7 +30,7 @@ log = logging.getLogger("paygate.webhooks")
 
 # -- the merchant's endpoint ------------------------------------------------------------------------------
 
-def _box(services: Services) -> crypto.SecretBox:
+def box_of(services: Services) -> crypto.SecretBox:
     if services.box is None:  # paygate serve refuses to start so; only an app built by hand gets here
         raise ServiceUnavailable("webhook secrets are unavailable: security.master_key is not configured")
     return services.box
@@ -38,7 +38,7 @@ def _box(services: Services) -> crypto.SecretBox:
 
 def webhook_secret(services: Services, merchant: dict) -> str:
     """The current signing secret in full (the dashboard's Reveal)."""
-    return _box(services).open(merchant["webhook_secret_enc"])
+    return box_of(services).open(merchant["webhook_secret_enc"])
 
 
 def endpoint_view(services: Services, merchant: dict) -> dict:
@@ -65,7 +65,7 @@ async def update_endpoint(services: Services, merchant: dict, body: EndpointUpda
 
 async def rotate_secret(services: Services, merchant: dict, receipt: Receipt) -> dict:
     """A new secret, shown this once; the previous one still signs deliveries during the overlap."""
-    box = _box(services)
+    box = box_of(services)
     secret = crypto.new_webhook_secret()
     overlap = services.config.webhooks.secret_overlap
     async with transaction(services.pool) as cur:
@@ -96,21 +96,26 @@ async def send_test(services: Services, merchant: dict, receipt: Receipt) -> dic
 # -- deliveries -------------------------------------------------------------------------------------------
 
 class EndpointLimiter:
-    """At most ``total`` deliveries in flight in this process, and at most ``per_endpoint`` to one merchant's
-    endpoint."""
+    """At most ``total`` deliveries in flight in this process, and at most ``per_endpoint`` to one endpoint."""
 
     def __init__(self, per_endpoint: int, total: int):
         self._total = asyncio.Semaphore(total)
         self._semaphores: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_endpoint))
 
     @asynccontextmanager
-    async def hold(self, merchant_id: str) -> AsyncIterator[None]:
-        async with self._semaphores[merchant_id], self._total:
+    async def hold(self, endpoint: str) -> AsyncIterator[None]:
+        async with self._semaphores[endpoint], self._total:
             yield
 
 
+def endpoint_key(delivery: dict) -> str:
+    """What a delivery's endpoint is counted by: its webhook endpoint's id, or its merchant's for the merchant's own
+    webhook_url (a delivery or an attempt)."""
+    return delivery["endpoint_id"] or delivery["merchant_id"]
+
+
 def _secrets(services: Services, delivery: dict) -> list[str]:
-    box = _box(services)
+    box = box_of(services)
     found = [box.open(delivery["webhook_secret_enc"])]
     if delivery["previous_secret_valid"] and delivery["webhook_secret_prev_enc"]:
         found.append(box.open(delivery["webhook_secret_prev_enc"]))
@@ -121,9 +126,9 @@ ROUNDS = 4  # of an endpoint's limit in one merchant's share; a claim's lease co
 
 
 def per_merchant(config) -> int:
-    """Deliveries of one merchant a claim takes, and a worker process holds before its claims pass that merchant
-    over: what its endpoint's limit lets out in ``ROUNDS`` rounds. Fewer leave a fast endpoint idle between
-    claims: draining to one merchant, two rounds made ~1,200 deliveries/s here, four ~1,700."""
+    """Deliveries of one merchant a claim takes, and of one endpoint a worker process holds before its claims
+    pass that endpoint over: what the endpoint's limit lets out in ``ROUNDS`` rounds. Fewer leave a fast
+    endpoint idle between claims: draining to one merchant, two rounds made ~1,200 deliveries/s here, four ~1,700."""
     return ROUNDS * config.per_endpoint_concurrency
 
 
@@ -141,8 +146,8 @@ class Batch:
 
 
 async def claim(services: Services, size: int, exclude: Collection[str] = ()) -> Batch:
-    """Hold up to ``size`` due deliveries, at most ``per_merchant`` of one merchant's and none of ``exclude``'s,
-    oldest first.
+    """Hold up to ``size`` due deliveries, at most ``per_merchant`` of one merchant's and none to the endpoints
+    in ``exclude`` (``endpoint_key``s), oldest first.
 
     The claim holds its deliveries for a lease; an attempt that cannot start early enough to end within it
     (its endpoint's limit being busy) is given up unsent and claimed again once the lease ends, and an
@@ -162,7 +167,7 @@ async def record(services: Services, attempts: list[dict]) -> list[dict]:
     """Record attempts made (``attempt``'s results, of any claims) in one statement; return each recorded
     delivery's id, merchant_id and status."""
     recorded = await _record(services, attempts)
-    for merchant_id in {a["merchant_id"] for a in attempts if a["disable_reason"]}:
+    for merchant_id in {a["merchant_id"] for a in attempts if a["disable_reason"] and not a["endpoint_id"]}:
         authcache.forget(merchant_id)
     for row in recorded:
         metrics.WEBHOOK_DELIVERIES.labels(metrics.delivery_outcome(row["status"])).inc()
@@ -191,7 +196,7 @@ async def attempt(services: Services, session: aiohttp.ClientSession, limiter: E
     before its endpoint's limit let it start)."""
     config = services.config.webhooks
     body = delivery["payload"].encode()
-    async with limiter.hold(delivery["merchant_id"]):
+    async with limiter.hold(endpoint_key(delivery)):
         if time.monotonic() > start_before:
             return None
         headers = signing.headers(body, delivery["event_id"], int(time.time()), _secrets(services, delivery))
@@ -201,7 +206,7 @@ async def attempt(services: Services, session: aiohttp.ClientSession, limiter: E
     decision = policy.after(sent, number, config.retry_schedule, config.max_attempts)
     return {
         "id": delivery["id"], "lease": delivery["locked_until"].isoformat(), "merchant_id": delivery["merchant_id"],
-        "number": number,
+        "endpoint_id": delivery["endpoint_id"], "number": number,
         "trigger": "manual" if delivery["manual_retry"] else ("initial" if number == 1 else "automatic"),
         "url": delivery["webhook_url"], "status": decision.status, "delay": decision.delay,
         "code": sent.status_code, "body": sent.body, "error": sent.error,

@@ -123,7 +123,8 @@ def object_id(request: web.Request, prefix: str) -> str:
 
 ID_PATTERN = re.compile(r"[a-z]{2,8}_[A-Za-z0-9]{8,64}")
 # What each id prefix stands for, in the words a client reads ("no payment 'pay_…'", never "no pay …").
-KINDS = {"order": "order", "pay": "payment", "rfnd": "refund", "evt": "event", "whd": "webhook delivery"}
+KINDS = {"order": "order", "pay": "payment", "rfnd": "refund", "evt": "event", "whd": "webhook delivery",
+         "we": "webhook endpoint"}
 
 
 def timestamp(value: str, name: str) -> datetime:

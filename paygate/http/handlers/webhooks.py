@@ -34,7 +34,8 @@ routes = Endpoints()
 
 # The list of deliveries' filters, declared once: documented, and parsed by list_query.
 FILTERS = (status_query("pending", "success", "failed"),
-           text_query("event", "only deliveries of this event type", "payment.captured"))
+           text_query("event", "only deliveries of this event type", "payment.captured"),
+           text_query("endpoint_id", "only deliveries to this webhook endpoint", "we_3xR8sT1vK6mQ2nB9"))
 
 
 @routes.operation(
