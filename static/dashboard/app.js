@@ -16,6 +16,8 @@ import { renderRefund, renderRefunds } from "./page-refunds.js";
 import { renderOrder, renderOrders } from "./page-orders.js";
 import { renderWebhooks } from "./page-webhooks.js";
 import { renderDelivery } from "./page-delivery.js";
+import { renderEndpoints } from "./page-endpoints.js";
+import { renderEndpoint } from "./page-endpoint.js";
 import { renderKeys } from "./page-keys.js";
 import { renderDocs } from "./page-docs.js";
 
@@ -28,6 +30,9 @@ addRoutes([
   [/^\/orders$/, renderOrders],
   [/^\/orders\/([^/]+)$/, renderOrder],
   [/^\/webhooks$/, renderWebhooks],
+  // Before the delivery route, which "endpoints" would match too (the first match wins).
+  [/^\/webhooks\/endpoints$/, renderEndpoints],
+  [/^\/webhooks\/endpoints\/([^/]+)$/, renderEndpoint],
   [/^\/webhooks\/([^/]+)$/, renderDelivery],
   [/^\/keys$/, renderKeys],
   [/^\/docs$/, renderDocs],

@@ -44,7 +44,9 @@ export async function renderDelivery({ id, generation }) {
   });
   if (delivery.status === "pending" && !attempts.length) every(2000, generation, () => refreshIfIdle());
   return el("section", tid("delivery-detail"),
-    el("p", { class: "crumbs" }, el("a", { href: "#/webhooks" }, "Webhooks"), " / ", delivery.id),
+    el("p", { class: "crumbs" }, el("a", { href: "#/webhooks" }, "Webhooks"), " / ",
+      ...(delivery.endpoint_id ? [endpointLink(delivery.endpoint_id, "delivery-crumb-endpoint"), " / "] : []),
+      delivery.id),
     heading(`Delivery of ${delivery.event}`),
     definitionList([
       ["ID", code(delivery.id), "id"],
@@ -53,7 +55,9 @@ export async function renderDelivery({ id, generation }) {
       ["Attempts", el("span", tid("delivery-detail-attempts"), String(delivery.attempts)), "attempts"],
       ["Next retry", delivery.status === "pending" ? when(delivery.next_retry_at) : "—", "next-retry"],
       ["Last code", delivery.response_code === null ? "—" : String(delivery.response_code), "last-code"],
-      ["Endpoint", delivery.url, "url"],
+      ["Endpoint", delivery.endpoint_id ? endpointLink(delivery.endpoint_id, "delivery-endpoint-link") : "Webhook URL",
+        "endpoint"],
+      ["URL", delivery.url, "url"],
       ["Created", when(delivery.created_at), "created"],
     ], "delivery-fields"),
     box,
@@ -63,6 +67,11 @@ export async function renderDelivery({ id, generation }) {
       : el("p", { class: "empty", ...tid("attempts-empty") }, "Not attempted yet."),
     el("h2", {}, "Payload"),
     el("pre", { class: "code", tabindex: "0", ...tid("delivery-payload") }, JSON.stringify(delivery.payload, null, 2)));
+}
+
+/** The webhook endpoint (we_…) a delivery went to: the merchant's own webhook URL has none. */
+function endpointLink(endpointId, testId) {
+  return el("a", { href: `#/webhooks/endpoints/${encodeURIComponent(endpointId)}`, ...tid(testId) }, endpointId);
 }
 
 function excerpt(text) {

@@ -4,6 +4,7 @@ import { code, definitionList, el, heading, row, select, statusBadge, table, tab
 import { money, when } from "./format.js";
 import { api, query } from "./api.js";
 import { PAGE_SIZE, dateParams, filterForm, linkTo, methodText, pager, paymentStatus } from "./lists.js";
+import { metadataSection } from "./metadata.js";
 
 export async function renderOrders({ params }) {
   const offset = Number(params.offset) || 0;
@@ -31,7 +32,6 @@ export async function renderOrder({ id }) {
     api("GET", `/api/v1/orders/${encodeURIComponent(id)}`),
     api("GET", `/api/v1/orders/${encodeURIComponent(id)}/payments`),
   ]);
-  const notes = Object.entries(order.notes || {});
   const columns = ["Payment", "Amount", "Status", "Method", "Created"];
   const list = payments.data || [];
   return el("section", tid("order-detail"),
@@ -43,9 +43,10 @@ export async function renderOrder({ id }) {
       ["Amount", money(order.amount, order.currency), "amount"],
       ["Receipt", order.receipt, "receipt"],
       ["Capture", order.capture_method, "capture-method"],
-      ["Notes", notes.length ? el("ul", { class: "notes" }, notes.map(([k, v]) => el("li", {}, code(k), ": ", String(v)))) : null, "notes"],
       ["Created", when(order.created_at), "created"],
     ], "order-fields"),
+    // An order's metadata and its notes are the same pairs under two names.
+    ...metadataSection(order.metadata || order.notes, "Metadata (notes)"),
     el("h2", {}, "Payments"),
     list.length ? tableWrap("Payments of this order", table(columns, list.map((p) => row(columns, [
       linkTo("payments", p.id), money(p.amount, p.currency), paymentStatus(p), methodText(p), when(p.created_at),

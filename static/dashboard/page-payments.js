@@ -7,6 +7,7 @@ import { ApiError, SessionEnded, api, describe, newKey, query } from "./api.js";
 import { every, refreshIfIdle, route } from "./router.js";
 import { PAGE_SIZE, dateParams, eventTimeline, filterForm, linkTo, methodText, pager, paymentStatus } from "./lists.js";
 import { confirmBox } from "./widgets.js";
+import { metadataSection } from "./metadata.js";
 
 export async function renderPayments({ params }) {
   const offset = Number(params.offset) || 0;
@@ -86,7 +87,7 @@ export async function renderPayment({ id, generation }) {
       linkTo("refunds", r.id), money(r.amount, r.currency), statusBadge(r.status), r.reason || "—", when(r.created_at),
     ], { "data-id": r.id, ...tid("payment-refund-row") })), "payment-refunds"), "payment-refunds-wrap")
     : el("p", { class: "empty", ...tid("payment-refunds-empty") }, "No refunds."));
-  section.append(el("h2", {}, "Timeline"), timeline);
+  section.append(...metadataSection(payment.metadata), el("h2", {}, "Timeline"), timeline);
   // While something is still moving (a capture or cancellation at the processor too), look again every 2 s.
   if (UNSETTLED.has(payment.status) || refundList.some((r) => UNSETTLED.has(r.status))) {
     every(2000, generation, () => refreshIfIdle());

@@ -6,6 +6,7 @@ import { money, when } from "./format.js";
 import { api, query } from "./api.js";
 import { every, refreshIfIdle } from "./router.js";
 import { PAGE_SIZE, dateParams, eventTimeline, filterForm, linkTo, pager } from "./lists.js";
+import { metadataSection } from "./metadata.js";
 
 export async function renderRefunds({ params }) {
   const offset = Number(params.offset) || 0;
@@ -45,5 +46,6 @@ export async function renderRefund({ id, generation }) {
       ["Created", when(refund.created_at), "created"],
       ["Processed", when(refund.processed_at), "processed"],
     ], "refund-fields"),
+    ...metadataSection(refund.metadata),
     el("h2", {}, "Timeline"), timeline);
 }

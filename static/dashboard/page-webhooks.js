@@ -8,10 +8,11 @@ import { SessionEnded, api, describe, newKey, query } from "./api.js";
 import { every } from "./router.js";
 import { PAGE_SIZE, filterForm, linkTo, pager } from "./lists.js";
 import { confirmBox, secretWithCopy } from "./widgets.js";
+import { webhookTabs } from "./endpoint-parts.js";
 
 export async function renderWebhooks({ params, generation }) {
   const merchant = await api("GET", "/api/v1/merchant");
-  const section = el("section", tid("webhooks"), heading("Webhooks"),
+  const section = el("section", tid("webhooks"), heading("Webhooks"), webhookTabs("log"),
     endpointPanel(merchant), secretPanel(merchant));
   const log = el("div", tid("delivery-log"));
   const offset = Number(params.offset) || 0;
@@ -43,16 +44,25 @@ export async function renderWebhooks({ params, generation }) {
   return section;
 }
 
-function deliveryTable(result) {
+/** A page of deliveries; showEndpoint adds which endpoint each went to (the webhook URL, or a we_… endpoint). */
+export function deliveryTable(result, showEndpoint = true) {
   if (!result.data.length) return el("p", { class: "empty", tabindex: "-1", ...tid("deliveries-empty") }, "No deliveries yet.");
-  const columns = ["Delivery", "Event", "Status", "Attempts", "Next retry", "Last code", "Created"];
+  const columns = ["Delivery", "Event", ...(showEndpoint ? ["Endpoint"] : []), "Status", "Attempts", "Next retry",
+    "Last code", "Created"];
   const rows = result.data.map((d) => row(columns, [
-    linkTo("webhooks", d.id), code(d.event, "delivery-event"), statusBadge(d.status),
+    linkTo("webhooks", d.id), code(d.event, "delivery-event"), ...(showEndpoint ? [deliveryEndpoint(d)] : []),
+    statusBadge(d.status),
     el("span", tid("delivery-attempts"), String(d.attempts)),
     d.next_retry_at && d.status === "pending" ? when(d.next_retry_at) : "—",
     el("span", tid("delivery-code"), d.response_code === null ? "—" : String(d.response_code)), when(d.created_at),
   ], { "data-id": d.id, "data-event": d.event, "data-status": d.status, ...tid("delivery-row") }));
   return tableWrap("Webhook deliveries", table(columns, rows, "deliveries-table"), "deliveries-table-wrap");
+}
+
+function deliveryEndpoint(d) {
+  if (!d.endpoint_id) return el("span", { class: "muted", ...tid("delivery-endpoint") }, "Webhook URL");
+  return el("a", { href: `#/webhooks/endpoints/${encodeURIComponent(d.endpoint_id)}`, class: "id-link",
+    ...tid("delivery-endpoint") }, d.endpoint_id);
 }
 
 function endpointPanel(merchant) {
