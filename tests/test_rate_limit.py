@@ -217,3 +217,17 @@ async def test_a_busy_merchant_takes_its_places_ahead_and_never_gets_more_than_t
         assert 1000 - 2 * 10 <= sum(passed) <= 1000
         assert not any(passed[sum(passed) + 2 * 10:])  # once refused, refused (the spare places are used first)
     assert calls <= 1200 // 10 + 10, calls  # not one round trip per request
+
+
+async def test_the_merchant_sees_its_limit(aiohttp_client, make_app, merchant, pool):
+    from paygate.core.operations.merchants import set_rate_limit
+
+    client = await aiohttp_client(make_app(api__rate_limit=10, api__rate_limit_burst=20))
+    shown = await (await client.get("/api/v1/merchant", headers=merchant["headers"])).json()
+    assert shown["api_rate_limit"] == {"per_second": 10, "burst": 20, "own": False}
+    await set_rate_limit(pool, merchant["merchant_id"], 50, 60)
+    shown = await (await client.get("/api/v1/merchant", headers=merchant["headers"])).json()
+    assert shown["api_rate_limit"] == {"per_second": 50, "burst": 60, "own": True}
+    await set_rate_limit(pool, merchant["merchant_id"], 0, 1)
+    shown = await (await client.get("/api/v1/merchant", headers=merchant["headers"])).json()
+    assert shown["api_rate_limit"] is None

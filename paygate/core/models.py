@@ -243,6 +243,12 @@ class Event(Shape):
         }
 
 
+class RateLimit(Shape):
+    per_second: int = Field(ge=1, description="requests per second, sustained (api.rate_limit)")
+    burst: int = Field(ge=1, description="requests at once (api.rate_limit_burst)")
+    own: bool = Field(description="set for this merchant (paygate merchants set-rate-limit), not the default")
+
+
 class Merchant(Shape):
     """The authenticated merchant and its webhook endpoint."""
 
@@ -255,10 +261,11 @@ class Merchant(Shape):
     webhook_secret: str = Field(description="masked (whsec_…abcd) except in the answer to a rotation")
     webhook_enabled: bool
     webhook_disabled_reason: str | None = Field(description="why paygate disabled the endpoint (e.g. a 410 Gone)")
+    api_rate_limit: RateLimit | None = Field(description="the merchant's API rate limit; null: none")
     created_at: Timestamp
 
     @staticmethod
-    def view(row: dict, webhook_secret: str) -> dict:
+    def view(row: dict, webhook_secret: str, rate_limit: tuple[int, int] | None = None) -> dict:
         return {
             "id": row["id"],
             "entity": "merchant",
@@ -269,6 +276,8 @@ class Merchant(Shape):
             "webhook_secret": mask_secret(webhook_secret),
             "webhook_enabled": row["webhook_enabled"],
             "webhook_disabled_reason": row["webhook_disabled_reason"],
+            "api_rate_limit": None if rate_limit is None else {
+                "per_second": rate_limit[0], "burst": rate_limit[1], "own": row["rate_limit"] is not None},
             "created_at": iso(row["created_at"]),
         }
 

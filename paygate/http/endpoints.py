@@ -96,7 +96,8 @@ EVENT = {"id": EVENT_ID, "entity": "event", "event": "payment.captured", "object
 MERCHANT = {
     "id": MERCHANT_ID, "entity": "merchant", "name": "Test Merchant", "email": "test@example.com",
     "api_key": "key_test_abc123", "webhook_url": "https://shop.example/hooks/paygate",
-    "webhook_secret": "whsec_…Qx8=", "webhook_enabled": True, "webhook_disabled_reason": None, "created_at": AT,
+    "webhook_secret": "whsec_…Qx8=", "webhook_enabled": True, "webhook_disabled_reason": None,
+    "api_rate_limit": {"per_second": 100, "burst": 200, "own": False}, "created_at": AT,
 }
 ATTEMPT = {"number": 1, "trigger": "initial", "status_code": 200, "response_body": "ok", "error": None,
            "duration_ms": 84, "created_at": LATER}

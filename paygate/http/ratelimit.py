@@ -31,6 +31,7 @@ from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from ..core.operations.merchants import rate_limit
 from ..infra.batching import Batcher
 from ..infra.broker import Reachability, RedisUnavailable
 from ..infra.errors import ServiceUnavailable, TooManyRequests
@@ -198,8 +199,6 @@ async def count_api_request(request: web.Request, merchant: dict) -> None:
     ``api.rate_limit_burst``; a rate of 0 is no limit. Once per request."""
     if QUOTA in request:
         return
-    api = request.app[appkeys.CONFIG].api
-    rate = api.rate_limit if merchant["rate_limit"] is None else merchant["rate_limit"]
-    burst = api.rate_limit_burst if merchant["rate_limit_burst"] is None else merchant["rate_limit_burst"]
-    request[QUOTA] = None if rate <= 0 else await request.app[appkeys.RATE_LIMITER].count_merchant(
-        merchant["id"], rate, burst, request.app[appkeys.SERVICES].dispatcher.redis)
+    limit = rate_limit(request.app[appkeys.CONFIG].api, merchant)
+    request[QUOTA] = None if limit is None else await request.app[appkeys.RATE_LIMITER].count_merchant(
+        merchant["id"], *limit, request.app[appkeys.SERVICES].dispatcher.redis)

@@ -98,6 +98,14 @@ async def expire_api_secrets(pool: Pool) -> int:
     return len(expired)
 
 
+def rate_limit(api, merchant: dict) -> tuple[int, int] | None:
+    """The merchant's API rate limit (per second, burst): its own, else ``api.rate_limit`` and
+    ``api.rate_limit_burst``; None when its rate is 0 (no limit)."""
+    rate = api.rate_limit if merchant["rate_limit"] is None else merchant["rate_limit"]
+    burst = api.rate_limit_burst if merchant["rate_limit_burst"] is None else merchant["rate_limit_burst"]
+    return (rate, burst) if rate > 0 else None
+
+
 async def set_rate_limit(pool: Pool, merchant_id: str, rate: int | None, burst: int | None) -> dict:
     """The merchant's own API rate limit (requests per second, and at once); None takes the configured one,
     a rate of 0 lifts the limit. Servers elsewhere apply it within their ``api.auth_cache_ttl``."""

@@ -24,6 +24,7 @@ from ..services import Services
 from ..validation import check_time
 from ..webhooks import policy, signing, ssrf
 from ..webhooks.delivery import send
+from .merchants import rate_limit
 
 log = logging.getLogger("paygate.webhooks")
 
@@ -42,7 +43,8 @@ def webhook_secret(services: Services, merchant: dict) -> str:
 
 
 def endpoint_view(services: Services, merchant: dict) -> dict:
-    return models.Merchant.view(merchant, webhook_secret(services, merchant))
+    return models.Merchant.view(merchant, webhook_secret(services, merchant),
+                                rate_limit(services.config.api, merchant))
 
 
 async def update_endpoint(services: Services, merchant: dict, body: EndpointUpdate) -> dict:
@@ -70,7 +72,7 @@ async def rotate_secret(services: Services, merchant: dict, receipt: Receipt) ->
     overlap = services.config.webhooks.secret_overlap
     async with transaction(services.pool) as cur:
         row = await merchants.rotate_webhook_secret(cur, merchant["id"], box.seal(secret), overlap)
-        result = {**models.Merchant.view(row, secret), "webhook_secret": secret,
+        result = {**endpoint_view(services, row), "webhook_secret": secret,
                   "previous_secret_valid_until": models.iso(row["webhook_secret_prev_until"])}
         # Kept sealed for the replay: a merchant whose connection dropped still learns the new secret.
         await receipt.record(cur, result, reveals_secret=True)
