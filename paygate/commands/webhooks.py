@@ -47,7 +47,7 @@ def _when(value: datetime | None) -> str:
 @click.pass_context
 def list_deliveries(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
     """Recent webhook deliveries across all merchants, newest first."""
-    from ..core import models
+    from ..core import webhook_models
     from ..storage import webhooks as storage
     from ..storage.db import cursor
 
@@ -59,7 +59,8 @@ def list_deliveries(ctx: click.Context, status: str | None, limit: int, as_json:
 
     rows = run(go())
     if as_json:
-        print_json({"data": [{**models.WebhookDelivery.view(r), "merchant_id": r["merchant_id"]} for r in rows]})
+        print_json({"data": [{**webhook_models.WebhookDelivery.view(r), "merchant_id": r["merchant_id"]}
+                             for r in rows]})
         return
     from rich.table import Table
 

@@ -1,6 +1,6 @@
 """The API's objects: each response model (for the OpenAPI document and the tests) with ``view``, which builds
 its dict from a database row. One class per object, so a field is added in one place; http.api_models adds the
-shapes only HTTP answers have.
+shapes only HTTP answers have, and core.webhook_models holds the webhook deliveries and endpoints.
 
 ``view`` builds plain dicts (on the hot path: every answer, event payload and idempotent receipt), not model
 instances; the models describe those dicts field for field (``extra="forbid"``, so a field a view adds without
@@ -10,7 +10,6 @@ that may be absent uses ``absent()``.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -295,75 +294,6 @@ class RotatedSecret(Merchant):
         description="until then deliveries are signed with both the new and the previous secret")
 
 
-class Attempt(Shape):
-    """One HTTP attempt of a webhook delivery."""
-
-    number: int = Field(ge=1)
-    trigger: Literal["initial", "automatic", "manual"]
-    status_code: int | None = Field(description="the endpoint's HTTP status; null when it could not be reached")
-    response_body: str | None = Field(max_length=1024)
-    error: str | None
-    duration_ms: int = Field(ge=0)
-    created_at: Timestamp
-
-    @staticmethod
-    def view(row: dict) -> dict:
-        return {
-            "number": row["number"],
-            "trigger": row["trigger"],
-            "status_code": row["status_code"],
-            "response_body": row["response_body"],
-            "error": row["error"],
-            "duration_ms": row["duration_ms"],
-            "created_at": iso(row["created_at"]),
-        }
-
-
-class WebhookDelivery(Shape):
-    """One event's delivery to one of the merchant's endpoints, over all its attempts."""
-
-    id: DeliveryId
-    entity: Literal["webhook_delivery"]
-    event: str = Field(examples=["payment.captured"])
-    event_id: EventId
-    endpoint_id: str | None = Field(description="the webhook endpoint (we_…) it goes to; null for the merchant's "
-                                                "webhook_url")
-    url: str
-    status: Literal["pending", "success", "failed"]
-    attempts: int = Field(ge=0)
-    next_retry_at: Timestamp | None
-    last_attempt_at: Timestamp | None
-    response_code: int | None
-    response_body: str | None
-    payload: dict[str, Any] = Field(description="the signed JSON body sent on every attempt")
-    created_at: Timestamp
-    updated_at: Timestamp
-    attempt_history: list[Attempt] = absent()
-
-    @staticmethod
-    def view(row: dict, attempts: list[dict] | None = None) -> dict:
-        shaped = {
-            "id": row["id"],
-            "entity": "webhook_delivery",
-            "event": row["event"],
-            "event_id": row["event_id"],
-            "endpoint_id": row["endpoint_id"],
-            "url": row["url"],
-            "status": row["status"],
-            "attempts": row["attempts"],
-            "next_retry_at": iso(row["next_retry_at"]),
-            "last_attempt_at": iso(row["last_attempt_at"]),
-            "response_code": row["response_code"],
-            "response_body": row["response_body"],
-            "payload": json.loads(row["payload"]),
-            "created_at": iso(row["created_at"]),
-            "updated_at": iso(row["updated_at"]),
-        }
-        if attempts is not None:
-            shaped["attempt_history"] = [Attempt.view(a) for a in attempts]
-        return shaped
-
-
 T = TypeVar("T")
 
 
@@ -396,7 +326,3 @@ class RefundList(Page[Refund]):
 
 class EventList(Page[Event]):
     """A page of events."""
-
-
-class WebhookDeliveryList(Page[WebhookDelivery]):
-    """A page of webhook deliveries."""

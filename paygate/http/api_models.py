@@ -18,9 +18,9 @@ from ..core.models import (
     PaymentId,
     PaymentStatus,
     Shape,
-    WebhookDelivery,
     absent,
 )
+from ..core.webhook_models import WebhookDelivery
 
 
 class ErrorDetail(Shape):

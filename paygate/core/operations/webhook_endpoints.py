@@ -11,10 +11,10 @@ from ...infra.errors import BadRequest, no_such
 from ...storage import webhook_endpoints as endpoints
 from ...storage import webhooks
 from ...storage.db import cursor, transaction
-from ..endpoint_models import DeletedWebhookEndpoint, WebhookEndpoint
 from ..idempotency import Receipt
 from ..schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 from ..services import Services
+from ..webhook_models import DeletedWebhookEndpoint, WebhookEndpoint
 from ..webhooks import ssrf
 from ..webhooks.event_types import EVENT_TYPES, EVERY
 from .webhooks import box_of

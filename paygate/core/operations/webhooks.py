@@ -17,7 +17,7 @@ from ...infra import authcache, crypto, metrics
 from ...infra.errors import BadRequest, ServiceUnavailable, no_such
 from ...storage import events, merchants, webhooks
 from ...storage.db import DatabaseUnavailable, OperationalError, cursor, transaction
-from .. import models
+from .. import models, webhook_models
 from ..idempotency import Receipt
 from ..schemas import EndpointUpdate, RecoverRequest
 from ..services import Services
@@ -90,7 +90,7 @@ async def send_test(services: Services, merchant: dict, receipt: Receipt) -> dic
         delivery = await webhooks.for_event(cur, event["id"])
         if delivery is None:  # the URL was cleared since the merchant row was read
             raise BadRequest("set webhook_url with PATCH /api/v1/merchant first")
-        result = {"event": models.Event.view(event), "delivery": models.WebhookDelivery.view(delivery)}
+        result = {"event": models.Event.view(event), "delivery": webhook_models.WebhookDelivery.view(delivery)}
         await receipt.record(cur, result)
     return result
 
@@ -230,7 +230,7 @@ async def retry_one(services: Services, merchant: dict, delivery_id: str, receip
         reset = await webhooks.retry_now(cur, merchant["id"], [delivery_id])
         if not reset:
             raise no_such("webhook delivery", delivery_id)
-        result = models.WebhookDelivery.view(await webhooks.get(cur, merchant["id"], delivery_id))
+        result = webhook_models.WebhookDelivery.view(await webhooks.get(cur, merchant["id"], delivery_id))
         await receipt.record(cur, result)
     return result
 
@@ -264,6 +264,6 @@ async def get_delivery(services: Services, merchant: dict, delivery_id: str) -> 
         row = await webhooks.get(cur, merchant["id"], delivery_id)
         if row is None:
             raise no_such("webhook delivery", delivery_id)
-        return models.WebhookDelivery.view(row, await webhooks.attempts(cur, delivery_id))
+        return webhook_models.WebhookDelivery.view(row, await webhooks.attempts(cur, delivery_id))
 
 

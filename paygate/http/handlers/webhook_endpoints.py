@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...core.endpoint_models import DeletedWebhookEndpoint, WebhookEndpoint, WebhookEndpointList
 from ...core.operations import webhook_endpoints as ops
 from ...core.schemas import Body, WebhookEndpointCreate, WebhookEndpointUpdate
+from ...core.webhook_models import DeletedWebhookEndpoint, WebhookEndpoint, WebhookEndpointList
 from ...core.webhooks.event_types import EVENT_TYPES
 from ..endpoints import API, AT, BODY, IDEMPOTENT, LATER, LIST_NOTE, MERCHANT_ID, PAGING, Endpoints, M, example_page
 from .common import body, idempotent, list_query, merchant, object_id, page, respond, services

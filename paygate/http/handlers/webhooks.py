@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...core import models, schemas
+from ...core import models, schemas, webhook_models
 from ...core.operations import webhooks as ops
 from ...core.operations.queries import list_deliveries
 from ...core.schemas import EndpointUpdate, RecoverRequest
@@ -106,19 +106,19 @@ async def recover(request: web.Request) -> web.Response:
 
 @routes.operation(
     "GET", f"{API}/webhooks", "listWebhookDeliveries", "List webhook deliveries", LIST_NOTE,
-    "Webhooks", M, 200, models.WebhookDeliveryList, (400, 401), example_page(DELIVERY),
+    "Webhooks", M, 200, webhook_models.WebhookDeliveryList, (400, 401), example_page(DELIVERY),
     query=(*PAGING, *FILTERS))
 async def index(request: web.Request) -> web.Response:
     who = await merchant(request)
     params = list_query(request, FILTERS)
     rows, total = await list_deliveries(services(request), who, params)
-    return page(rows, total, params, models.WebhookDelivery.view)
+    return page(rows, total, params, webhook_models.WebhookDelivery.view)
 
 
 @routes.operation(
     "GET", f"{API}/webhooks/{{id}}", "getWebhookDelivery", "Get a webhook delivery and its attempts",
     "The only answer carrying `attempt_history`.", "Webhooks", M,
-    200, models.WebhookDelivery, (401, 404), {**DELIVERY, "attempt_history": [ATTEMPT]})
+    200, webhook_models.WebhookDelivery, (401, 404), {**DELIVERY, "attempt_history": [ATTEMPT]})
 async def show(request: web.Request) -> web.Response:
     who = await merchant(request)
     return respond(await ops.get_delivery(services(request), who, object_id(request, "whd")))
@@ -127,7 +127,7 @@ async def show(request: web.Request) -> web.Response:
 @routes.operation(
     "POST", f"{API}/webhooks/{{id}}/retry", "retryWebhookDelivery", "Retry a delivery now",
     "Resets the delivery to pending and sends it at once, keeping its attempt history. No request "
-    "body.", "Webhooks", M, 200, models.WebhookDelivery, (*BODY, 401, 404, *IDEMPOTENT),
+    "body.", "Webhooks", M, 200, webhook_models.WebhookDelivery, (*BODY, 401, 404, *IDEMPOTENT),
     {**DELIVERY, "status": "pending", "next_retry_at": LATER})
 async def retry(request: web.Request) -> web.Response:
     who = await merchant(request)
