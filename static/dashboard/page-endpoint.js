@@ -6,7 +6,7 @@ import { button, code, definitionList, el, flash, heading, messageBox, select, s
 import { when } from "./format.js";
 import { SessionEnded, api, describe, query } from "./api.js";
 import { every, go, route } from "./router.js";
-import { PAGE_SIZE, filterForm, pager } from "./lists.js";
+import { filterForm, pageQuery, pager } from "./lists.js";
 import { confirmBox } from "./widgets.js";
 import { deliveryTable } from "./page-webhooks.js";
 import { endpointForm, endpointStatus, eventsText, signingSecretPanel, webhookTabs } from "./endpoint-parts.js";
@@ -101,10 +101,9 @@ function statusPanel(endpoint) {
 async function deliveryLog(endpoint, params, generation) {
   const here = `/webhooks/endpoints/${endpoint.id}`;
   const log = el("div", tid("endpoint-deliveries"));
-  const offset = Number(params.offset) || 0;
   const load = async () => {
     const result = await api("GET", `/api/v1/webhooks${query({
-      endpoint_id: endpoint.id, status: params.status, limit: PAGE_SIZE, offset,
+      endpoint_id: endpoint.id, status: params.status, ...pageQuery(params),
     })}`);
     if (generation !== state.generation) return;
     const hadFocus = log.contains(document.activeElement);

@@ -48,7 +48,8 @@ export async function renderKeys() {
       el("div", { class: "secret-row" }, code(merchant.api_key, "keys-api-key"),
         button("Copy", "keys-api-key-copy", () => navigator.clipboard.writeText(merchant.api_key).then(
           () => flash("API key copied."), () => flash("Copy failed: select the key and press Ctrl+C.")), "button secondary")),
-      el("p", { class: "muted" }, "The key is public (checkout uses it); the secret is not. Send both as X-Api-Key and X-Api-Secret.")),
+      el("p", { class: "muted" }, "The key is public (checkout uses it); the secret is not. Send both as X-Api-Key and X-Api-Secret."),
+      rateLimitLine(merchant.api_rate_limit)),
     el("div", { class: "panel" },
       el("h2", {}, "Secret"),
       el("p", {}, "paygate keeps only a hash of your secret, so it cannot show it again. Rotate it if it may have leaked."),
@@ -62,4 +63,14 @@ function graceField(control) {
     "Time to put the new secret on your servers; both work until then. Rotating again ends the old one at once.");
   wrapper.classList.add("short-field");
   return wrapper;
+}
+
+/** What the merchant may send with its key: its own limit, paygate's default, or none. */
+function rateLimitLine(limit) {
+  if (!limit) return el("p", tid("keys-rate-limit"), "No API rate limit.");
+  const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  return el("p", tid("keys-rate-limit"),
+    `API rate limit: ${count(limit.per_second, "request", "requests")} a second, ${limit.burst} at once `,
+    limit.own ? "(set for this merchant)." : "(the default).",
+    el("span", { class: "muted" }, " Requests over it are answered 429 with Retry-After; the dashboard's own do not count."));
 }

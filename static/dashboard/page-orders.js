@@ -2,27 +2,28 @@
 
 import { code, definitionList, el, heading, row, select, statusBadge, table, tableWrap, tid } from "./dom.js";
 import { money, when } from "./format.js";
-import { api, query } from "./api.js";
-import { PAGE_SIZE, dateParams, filterForm, linkTo, methodText, pager, paymentStatus } from "./lists.js";
+import { api } from "./api.js";
+import { dateParams, filterForm, linkTo, listPage, metadataFilter, methodText, pager, paymentStatus } from "./lists.js";
 import { metadataSection } from "./metadata.js";
 
 export async function renderOrders({ params }) {
-  const offset = Number(params.offset) || 0;
-  const result = await api("GET", `/api/v1/orders${query({
-    status: params.status, receipt: params.receipt, ...dateParams(params), limit: PAGE_SIZE, offset,
-  })}`);
+  const result = await listPage("/api/v1/orders", {
+    status: params.status, receipt: params.receipt, ...dateParams(params), metadata: params.metadata,
+  }, params);
   const filters = filterForm("/orders", params, [
     ["status", "Status", select("status", [["", "Any"], ["created", "Created"], ["attempted", "Attempted"],
       ["paid", "Paid"]], params.status, "orders-filter-status")],
     ["receipt", "Receipt", el("input", { name: "receipt", value: params.receipt || "", ...tid("orders-filter-receipt") })],
-  ], "orders-filter");
+    metadataFilter(params, "orders-filter-metadata"),
+  ], "orders-filter", result.refused);
   const columns = ["Order", "Amount", "Status", "Receipt", "Capture", "Created"];
   const rows = result.data.map((o) => row(columns, [
     linkTo("orders", o.id), money(o.amount, o.currency), statusBadge(o.status), o.receipt || "—", o.capture_method,
     when(o.created_at),
   ], { "data-id": o.id, ...tid("order-row") }));
   return el("section", tid("orders"), heading("Orders"), filters,
-    result.data.length ? tableWrap("Orders", table(columns, rows, "orders-table"), "orders-table-wrap")
+    result.refused ? "" : result.data.length
+      ? tableWrap("Orders", table(columns, rows, "orders-table"), "orders-table-wrap")
       : el("p", { class: "empty", ...tid("orders-empty") }, "No orders match."),
     pager("/orders", params, result, "orders"));
 }

@@ -3,23 +3,24 @@
 import { PAYMENT_STATUSES, UNSETTLED, button, code, definitionList, el, field, flash, heading, messageBox, row,
   select, showMessage, statusBadge, table, tableWrap, tid } from "./dom.js";
 import { majorString, money, parseMajor, when } from "./format.js";
-import { ApiError, SessionEnded, api, describe, newKey, query } from "./api.js";
+import { ApiError, SessionEnded, api, describe, newKey } from "./api.js";
 import { every, refreshIfIdle, route } from "./router.js";
-import { PAGE_SIZE, dateParams, eventTimeline, filterForm, linkTo, methodText, pager, paymentStatus } from "./lists.js";
+import { dateParams, eventTimeline, filterForm, linkTo, listPage, metadataFilter, methodText, pager,
+  paymentStatus } from "./lists.js";
 import { confirmBox } from "./widgets.js";
 import { metadataSection } from "./metadata.js";
 
 export async function renderPayments({ params }) {
-  const offset = Number(params.offset) || 0;
-  const result = await api("GET", `/api/v1/payments${query({
-    status: params.status, method: params.method, ...dateParams(params), limit: PAGE_SIZE, offset,
-  })}`);
+  const result = await listPage("/api/v1/payments", {
+    status: params.status, method: params.method, ...dateParams(params), metadata: params.metadata,
+  }, params);
   const filters = filterForm("/payments", params, [
     ["status", "Status", select("status", [["", "Any"], ...PAYMENT_STATUSES], params.status, "payments-filter-status")],
     ["method", "Method", select("method", [["", "Any"], ["card", "Card"], ["upi", "UPI"]], params.method, "payments-filter-method")],
     ["from", "From", el("input", { type: "date", name: "from", value: params.from || "", ...tid("payments-filter-from") })],
     ["to", "To", el("input", { type: "date", name: "to", value: params.to || "", ...tid("payments-filter-to") })],
-  ], "payments-filter");
+    metadataFilter(params, "payments-filter-metadata"),
+  ], "payments-filter", result.refused);
   const columns = ["Payment", "Amount", "Status", "Method", "Captured", "Refunded", "Created"];
   const rows = result.data.map((p) => row(columns, [
     linkTo("payments", p.id), money(p.amount, p.currency), paymentStatus(p), methodText(p),
@@ -27,7 +28,8 @@ export async function renderPayments({ params }) {
     p.amount_refunded ? money(p.amount_refunded, p.currency) : "—", when(p.created_at),
   ], { "data-id": p.id, ...tid("payment-row") }));
   return el("section", tid("payments"), heading("Payments"), filters,
-    result.data.length ? tableWrap("Payments", table(columns, rows, "payments-table"), "payments-table-wrap")
+    result.refused ? "" : result.data.length
+      ? tableWrap("Payments", table(columns, rows, "payments-table"), "payments-table-wrap")
       : el("p", { class: "empty", ...tid("payments-empty") }, "No payments match."),
     pager("/payments", params, result, "payments"));
 }

@@ -3,28 +3,29 @@
 import { REFUND_STATUSES, UNSETTLED, code, definitionList, el, heading, row, select, statusBadge, table, tableWrap,
   tid } from "./dom.js";
 import { money, when } from "./format.js";
-import { api, query } from "./api.js";
+import { api } from "./api.js";
 import { every, refreshIfIdle } from "./router.js";
-import { PAGE_SIZE, dateParams, eventTimeline, filterForm, linkTo, pager } from "./lists.js";
+import { dateParams, eventTimeline, filterForm, linkTo, listPage, metadataFilter, pager } from "./lists.js";
 import { metadataSection } from "./metadata.js";
 
 export async function renderRefunds({ params }) {
-  const offset = Number(params.offset) || 0;
-  const result = await api("GET", `/api/v1/refunds${query({
-    status: params.status, payment_id: params.payment_id, ...dateParams(params), limit: PAGE_SIZE, offset,
-  })}`);
+  const result = await listPage("/api/v1/refunds", {
+    status: params.status, payment_id: params.payment_id, ...dateParams(params), metadata: params.metadata,
+  }, params);
   const filters = filterForm("/refunds", params, [
     ["status", "Status", select("status", [["", "Any"], ...REFUND_STATUSES], params.status, "refunds-filter-status")],
     ["payment_id", "Payment ID", el("input", { name: "payment_id", value: params.payment_id || "",
       spellcheck: "false", autocapitalize: "off", ...tid("refunds-filter-payment") })],
-  ], "refunds-filter");
+    metadataFilter(params, "refunds-filter-metadata"),
+  ], "refunds-filter", result.refused);
   const columns = ["Refund", "Payment", "Amount", "Status", "Reason", "Created"];
   const rows = result.data.map((r) => row(columns, [
     linkTo("refunds", r.id), linkTo("payments", r.payment_id), money(r.amount, r.currency), statusBadge(r.status),
     r.reason || "—", when(r.created_at),
   ], { "data-id": r.id, ...tid("refund-row") }));
   return el("section", tid("refunds"), heading("Refunds"), filters,
-    result.data.length ? tableWrap("Refunds", table(columns, rows, "refunds-table"), "refunds-table-wrap")
+    result.refused ? "" : result.data.length
+      ? tableWrap("Refunds", table(columns, rows, "refunds-table"), "refunds-table-wrap")
       : el("p", { class: "empty", ...tid("refunds-empty") }, "No refunds match."),
     pager("/refunds", params, result, "refunds"));
 }

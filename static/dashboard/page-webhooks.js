@@ -6,7 +6,7 @@ import { button, code, el, field, heading, messageBox, row, select, showMessage,
 import { when } from "./format.js";
 import { SessionEnded, api, describe, newKey, query } from "./api.js";
 import { every } from "./router.js";
-import { PAGE_SIZE, filterForm, linkTo, pager } from "./lists.js";
+import { filterForm, linkTo, pageQuery, pager } from "./lists.js";
 import { confirmBox, secretWithCopy } from "./widgets.js";
 import { webhookTabs } from "./endpoint-parts.js";
 
@@ -15,10 +15,9 @@ export async function renderWebhooks({ params, generation }) {
   const section = el("section", tid("webhooks"), heading("Webhooks"), webhookTabs("log"),
     endpointPanel(merchant), secretPanel(merchant));
   const log = el("div", tid("delivery-log"));
-  const offset = Number(params.offset) || 0;
   const load = async () => {
     const result = await api("GET", `/api/v1/webhooks${query({
-      status: params.status, event: params.event, limit: PAGE_SIZE, offset,
+      status: params.status, event: params.event, ...pageQuery(params),
     })}`);
     if (generation !== state.generation) return;
     const hadFocus = log.contains(document.activeElement);
