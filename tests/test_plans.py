@@ -88,3 +88,31 @@ async def test_a_claim_looks_each_merchants_due_deliveries_up_by_key_behind_a_ba
     assert "Seq Scan on webhook_logs" not in plan, plan
     assert "Index Cond: ((merchant_id = e.id) AND (next_retry_at <= " in plan, plan  # read, not locked
     assert "Index Cond: ((merchant_id = r.merchant_id) AND (next_retry_at <= " in plan, plan  # the chosen, locked
+
+
+async def test_a_metadata_filter_is_served_by_the_index_of_the_rows_that_carry_some(pool, merchant):
+    """The GIN indexes hold only non-empty metadata (an empty object costs every insert an entry otherwise): the
+    filter's clause must say so, or the planner cannot use them and scans the merchant's payments instead."""
+    from paygate.storage import Filters
+
+    async with transaction(pool) as cur:  # the merchant's payments, one in a hundred with metadata
+        await cur.execute(
+            """WITH o AS (INSERT INTO orders (id, merchant_id, amount, currency)
+                          SELECT 'order_plan' || lpad(n::text, 12, '0'), %(m)s, 50000, 'INR'
+                          FROM generate_series(1, %(n)s) n RETURNING id)
+               INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, capture_method, vpa,
+                                     processor_token, metadata)
+               SELECT 'pay_' || substr(o.id, 7), o.id, %(m)s, 50000, 'INR', 'upi', 'automatic', 'plan@paygate',
+                      'tok', CASE WHEN right(o.id, 2) = '00' THEN jsonb_build_object('order_ref', o.id)
+                                  ELSE '{}'::jsonb END FROM o""",
+            {"m": merchant["merchant_id"], "n": BACKLOG})
+    filters = Filters(merchant["merchant_id"]).contains("metadata", {"order_ref": "order_plan000000000100"})
+    async with cursor(pool) as cur:
+        await cur.execute("ANALYZE payments")
+        await cur.execute("BEGIN")
+        try:
+            await cur.execute(f"EXPLAIN (COSTS OFF) SELECT * FROM payments WHERE {filters.where}", filters.params)
+            plan = "\n".join(line for (line,) in await cur.fetchall())
+        finally:
+            await cur.execute("ROLLBACK")
+    assert "payments_metadata" in plan, plan

@@ -49,9 +49,10 @@ class Filters:
         return self
 
     def contains(self, column: str, pairs: dict[str, str] | None) -> Filters:
-        """Rows whose jsonb ``column`` holds every one of ``pairs`` (served by a GIN index on the column)."""
+        """Rows whose jsonb ``column`` holds every one of ``pairs``: served by the column's GIN index, which holds
+        only the rows whose column is not empty (sql/0006_metadata.sql), so the query says so too."""
         if pairs:
-            self.clauses.append(f"{column} @> %({column}_contains)s::jsonb")
+            self.clauses.append(f"{column} @> %({column}_contains)s::jsonb AND {column} <> '{{}}'::jsonb")
             self.params[f"{column}_contains"] = json.dumps(pairs)
         return self
 
