@@ -10,11 +10,12 @@ import hashlib
 import hmac
 import html
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
 from aiohttp import web
-from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser, Playwright, async_playwright, expect
 
 from .conftest import free_port
 
@@ -49,6 +50,45 @@ async def open_page(browser, url: str, viewport=DESKTOP):
     page.on("pageerror", lambda error: log.errors.append(str(error)))
     await page.goto(url)
     return page, log
+
+
+# -- the dashboard, signed in as the seeded test merchant ---------------------------------------------------
+
+KEY, SECRET = "key_test_abc123", "secret_test_xyz789"
+
+
+def tid(name: str) -> str:
+    return f"[data-test-id={name}]"
+
+
+async def open_dashboard(browser, server, viewport=DESKTOP, path: str = "/dashboard/"):
+    """A fresh browser context on the dashboard; returns the page and a log of requests and errors."""
+    return await open_page(browser, server.base_url + path, viewport)
+
+
+async def sign_in(page, key: str = KEY, secret: str = SECRET) -> None:
+    await page.locator(tid("sign-in-key")).fill(key)
+    await page.locator(tid("sign-in-secret")).fill(secret)
+    await page.locator(tid("sign-in-button")).click()
+
+
+async def signed_in(browser, server, viewport=DESKTOP, key: str = KEY, secret: str = SECRET):
+    page, log = await open_dashboard(browser, server, viewport)
+    await sign_in(page, key, secret)
+    await expect(page.locator(tid("overview"))).to_be_visible()
+    return page, log
+
+
+async def goto(page, hash_path: str, ready: str) -> None:
+    """Follow a dashboard link by its hash and wait for the page's own marker."""
+    await page.evaluate("(h) => { location.hash = h; }", hash_path)
+    await expect(page.locator(tid(ready))).to_be_visible()
+
+
+def errors(log) -> list[str]:
+    """Console errors, less Chromium's note on each 4xx answer the test asked for (wrong secret, 404…)."""
+    return [e for e in log.errors if not re.fullmatch(r"Failed to load resource: the server responded with a "
+                                                      r"status of 4\d\d .*", e)]
 
 
 def screenshot_path(name: str) -> str:

@@ -25,7 +25,20 @@ from standardwebhooks import Webhook
 from paygate.core.states import STATUSES
 
 from .api import create_order, get, pay, wait_final
-from .browser import DESKTOP, PHONE, REPO_STATIC, Site, open_page
+from .browser import (
+    DESKTOP,
+    KEY,
+    PHONE,
+    REPO_STATIC,
+    SECRET,
+    Site,
+    errors,
+    goto,
+    open_dashboard,
+    sign_in,
+    signed_in,
+    tid,
+)
 from .conftest import paygate_env
 from .receiver import statuses
 
@@ -33,17 +46,11 @@ pytestmark = pytest.mark.browser
 # Payments and webhooks go through paygate's real workers; give them room on a busy machine.
 expect.set_options(timeout=15_000)
 
-KEY = "key_test_abc123"
 TIMEOUT_CARD = "4000000000000119"  # approved, but every answer of the simulator is lost on its way back
-SECRET = "secret_test_xyz789"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots" / "dashboard"
 # Every page the router has a top-level route for: its navigation link's route and its page's marker.
 PAGES = [("overview", "overview"), ("payments", "payments"), ("refunds", "refunds"), ("orders", "orders"),
          ("webhooks", "webhooks"), ("keys", "keys"), ("docs", "docs")]
-
-
-def tid(name: str) -> str:
-    return f"[data-test-id={name}]"
 
 
 async def shot(page, name: str, full_page: bool = True) -> None:
@@ -89,30 +96,6 @@ async def api(server, merchant):
 
 # --- helpers -------------------------------------------------------------------------------------
 
-async def open_dashboard(browser, server, viewport=DESKTOP, path: str = "/dashboard/"):
-    """A fresh browser context on the dashboard; returns the page and a log of requests and errors."""
-    return await open_page(browser, server.base_url + path, viewport)
-
-
-async def sign_in(page, key: str = KEY, secret: str = SECRET) -> None:
-    await page.locator(tid("sign-in-key")).fill(key)
-    await page.locator(tid("sign-in-secret")).fill(secret)
-    await page.locator(tid("sign-in-button")).click()
-
-
-async def signed_in(browser, server, viewport=DESKTOP, key: str = KEY, secret: str = SECRET):
-    page, log = await open_dashboard(browser, server, viewport)
-    await sign_in(page, key, secret)
-    await expect(page.locator(tid("overview"))).to_be_visible()
-    return page, log
-
-
-async def goto(page, hash_path: str, ready: str) -> None:
-    """Follow a dashboard link by its hash and wait for the page's own marker."""
-    await page.evaluate("(h) => { location.hash = h; }", hash_path)
-    await expect(page.locator(tid(ready))).to_be_visible()
-
-
 async def fetch_status(page, path: str, method: str = "GET", headers: dict | None = None) -> tuple[int, dict]:
     """fetch() from the page itself (its cookie, its origin); (status, JSON body or {})."""
     return tuple(await page.evaluate("""async ([path, method, headers]) => {
@@ -139,12 +122,6 @@ async def authorized_payment(api, headers, number: str | None = None, **order_ex
 
 def delivery_row(page, event: str):
     return page.locator(f"{tid('delivery-row')}[data-event='{event}']")
-
-
-def errors(log) -> list[str]:
-    """Console errors, less Chromium's note on each 4xx answer the test asked for (wrong secret, 404…)."""
-    return [e for e in log.errors if not re.fullmatch(r"Failed to load resource: the server responded with a "
-                                                      r"status of 4\d\d .*", e)]
 
 
 def only_paygate(log, server) -> set[str]:

@@ -18,21 +18,22 @@ from standardwebhooks import Webhook
 from paygate.core.webhooks.event_types import EVENT_TYPES
 
 from .api import create_order, get, pay, wait_final
-from .browser import DESKTOP, PHONE, REPO_STATIC, open_page
+from .browser import (
+    PHONE,
+    REPO_STATIC,
+    errors,
+    goto,
+    signed_in,
+    tid,
+)
 from .conftest import paygate_env
 
 pytestmark = pytest.mark.browser
 # Payments and webhooks go through paygate's real workers; give them room on a busy machine.
 expect.set_options(timeout=15_000)
 
-KEY = "key_test_abc123"
-SECRET = "secret_test_xyz789"
 ENDPOINTS = "/api/v1/webhook_endpoints"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots" / "dashboard"
-
-
-def tid(name: str) -> str:
-    return f"[data-test-id={name}]"
 
 
 def event_box(form: str, event: str) -> str:
@@ -77,27 +78,6 @@ async def api(server, merchant):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-async def signed_in(browser, server):
-    page, log = await open_page(browser, server.base_url + "/dashboard/", DESKTOP)
-    await page.locator(tid("sign-in-key")).fill(KEY)
-    await page.locator(tid("sign-in-secret")).fill(SECRET)
-    await page.locator(tid("sign-in-button")).click()
-    await expect(page.locator(tid("overview"))).to_be_visible()
-    return page, log
-
-
-async def goto(page, hash_path: str, ready: str) -> None:
-    """Follow a dashboard link by its hash and wait for the page's own marker."""
-    await page.evaluate("(h) => { location.hash = h; }", hash_path)
-    await expect(page.locator(tid(ready))).to_be_visible()
-
-
-def errors(log) -> list[str]:
-    """Console errors, less Chromium's note on each 4xx answer the test provoked."""
-    return [e for e in log.errors if not re.fullmatch(r"Failed to load resource: the server responded with a "
-                                                      r"status of 4\d\d .*", e)]
-
 
 async def create_endpoint(api, headers, url: str, events: list[str], **extra) -> dict:
     resp = await api.post(ENDPOINTS, json={"url": url, "enabled_events": events, **extra}, headers=headers)

@@ -17,20 +17,14 @@ from playwright.async_api import expect
 from paygate.core.operations.merchants import set_rate_limit
 
 from .api import card, create_order, get, wait_final
-from .browser import DESKTOP, open_page
+from .browser import KEY, errors, signed_in, tid
 from .conftest import paygate_env
 
 pytestmark = pytest.mark.browser
 # Payments go through paygate's real workers; give them room on a busy machine.
 expect.set_options(timeout=15_000)
 
-KEY = "key_test_abc123"
-SECRET = "secret_test_xyz789"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots" / "dashboard"
-
-
-def tid(name: str) -> str:
-    return f"[data-test-id={name}]"
 
 
 async def shot(page, name: str) -> None:
@@ -67,21 +61,6 @@ async def api(server, merchant):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-async def signed_in(browser, server):
-    page, log = await open_page(browser, server.base_url + "/dashboard/", DESKTOP)
-    await page.locator(tid("sign-in-key")).fill(KEY)
-    await page.locator(tid("sign-in-secret")).fill(SECRET)
-    await page.locator(tid("sign-in-button")).click()
-    await expect(page.locator(tid("overview"))).to_be_visible()
-    return page, log
-
-
-def errors(log) -> list[str]:
-    """Console errors, less Chromium's note on each 4xx answer the test provoked."""
-    return [e for e in log.errors if not re.fullmatch(r"Failed to load resource: the server responded with a "
-                                                      r"status of 4\d\d .*", e)]
-
 
 async def card_payment(api, headers, metadata: dict | None = None) -> dict:
     """A card payment (approved) on an order of its own; both carry ``metadata`` if given."""
